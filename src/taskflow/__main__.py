@@ -1,0 +1,3 @@
+from taskflow.cli import app
+
+app(prog_name="taskflow")

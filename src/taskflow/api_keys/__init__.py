@@ -1,0 +1,1 @@
+"""Personal access tokens with scopes, for scripts and integrations."""

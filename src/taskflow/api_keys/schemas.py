@@ -1,0 +1,42 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+
+from taskflow.auth.principal import Scope
+from taskflow.users.schemas import RequestModel
+
+MAX_KEY_LIFETIME_DAYS = 3650
+
+
+class ApiKeyCreate(RequestModel):
+    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+    scopes: list[Scope] = Field(min_length=1, max_length=len(Scope))
+    expires_in_days: int | None = Field(
+        default=None,
+        ge=1,
+        le=MAX_KEY_LIFETIME_DAYS,
+        description="Omit for a key that never expires",
+    )
+
+    @field_validator("scopes")
+    @classmethod
+    def _distinct(cls, scopes: list[Scope]) -> list[Scope]:
+        return sorted(set(scopes))
+
+
+class ApiKeyRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    name: str
+    prefix: str = Field(description="The first characters of the key, to tell keys apart")
+    scopes: list[Scope]
+    expires_at: datetime | None
+    created_at: datetime
+
+
+class ApiKeyCreated(ApiKeyRead):
+    key: str = Field(description="The key itself; shown this once and never again")

@@ -1,0 +1,1 @@
+"""Logging in, tokens, lockout, password reset and email verification."""

@@ -1,0 +1,43 @@
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, Field
+
+from taskflow.users.schemas import Email, Password, RequestModel
+
+OpaqueToken = Annotated[str, Field(min_length=1, max_length=512)]
+
+
+class LoginRequest(RequestModel):
+    email: Email
+    password: Annotated[str, Field(min_length=1, max_length=1024)]
+
+
+class TokenResponse(BaseModel):
+    access_token: str
+    refresh_token: str
+    token_type: Literal["bearer"] = "bearer"  # noqa: S105 - the OAuth2 token type
+    expires_in: int = Field(description="Seconds until the access token expires")
+
+
+class RefreshRequest(RequestModel):
+    refresh_token: OpaqueToken
+
+
+class ChangePasswordRequest(RequestModel):
+    current_password: Annotated[str, Field(min_length=1, max_length=1024)]
+    new_password: Password
+
+
+class PasswordResetRequest(RequestModel):
+    email: Email
+
+
+class PasswordResetConfirm(RequestModel):
+    token: OpaqueToken
+    new_password: Password
+
+
+class VerifyEmailRequest(RequestModel):
+    token: OpaqueToken

@@ -1,0 +1,166 @@
+"""The `taskflow` command: serve, migrate, create-admin, seed-demo."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from typing import Annotated, Any
+
+import typer
+import uvicorn
+from pydantic import TypeAdapter, ValidationError
+from rich.console import Console
+from starlette.background import BackgroundTasks
+
+from taskflow import db_migrations
+from taskflow.config import ConfigurationError, Settings, get_settings
+from taskflow.core.db import Database
+from taskflow.core.email import Mailer, create_email_sender
+from taskflow.core.logging import configure_logging
+from taskflow.core.security import PasswordHasher
+from taskflow.users import service as users_service
+from taskflow.users.models import Role, User, normalise_email
+from taskflow.users.schemas import Email, FullName, Password
+
+app = typer.Typer(help="TaskFlow: task and project management API.", no_args_is_help=True)
+console = Console(stderr=True)
+
+DEMO_PASSWORD = "taskflow-demo-1"  # noqa: S105 - published in the README for trying the API
+DEMO_USERS = (
+    ("admin@example.com", "Ada Admin", Role.ADMIN),
+    ("alice@example.com", "Alice Example", Role.USER),
+    ("bob@example.com", "Bob Example", Role.USER),
+)
+
+
+def _settings() -> Settings:
+    try:
+        settings = get_settings()
+    except ConfigurationError as error:
+        console.print(f"[red]taskflow: {error}[/red]", highlight=False)
+        raise typer.Exit(code=2) from None
+    configure_logging(level=settings.log_level, json_format=settings.log_format == "json")
+    return settings
+
+
+def _validated(kind: Any, value: str, label: str) -> str:
+    """Check a command-line value against the same type the API uses."""
+    try:
+        return str(TypeAdapter(kind).validate_python(value))
+    except ValidationError as error:
+        message = error.errors()[0]["msg"].removeprefix("Value error, ")
+        console.print(f"[red]taskflow: {label}: {message}[/red]", highlight=False)
+        raise typer.Exit(code=2) from None
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to bind")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535)] = 8000,
+    workers: Annotated[int, typer.Option(min=1, max=64, help="Worker processes")] = 1,
+    reload: Annotated[bool, typer.Option(help="Restart on code changes (development)")] = False,
+) -> None:
+    """Serve the API with uvicorn."""
+    settings = _settings()
+    if settings.secret_key_generated:
+        # Every worker (and every reload) must sign tokens with the same key.
+        os.environ["SECRET_KEY"] = settings.jwt_secret
+    uvicorn.run(
+        "taskflow.main:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=None if reload else workers,
+        reload=reload,
+        access_log=False,
+        log_config=None,
+        server_header=False,
+        proxy_headers=False,
+    )
+
+
+@app.command()
+def migrate(
+    downgrade: Annotated[
+        str | None, typer.Option(help="Revision to downgrade to (e.g. -1 or base)")
+    ] = None,
+) -> None:
+    """Apply the database migrations (upgrade to head), or downgrade to a revision."""
+    settings = _settings()
+    if downgrade:
+        db_migrations.downgrade(settings.database_url, downgrade)
+        console.print(f"Downgraded to {downgrade}.")
+    else:
+        db_migrations.upgrade(settings.database_url)
+        console.print("Database is at the latest revision.")
+
+
+async def _create_user(
+    settings: Settings, *, email: str, password: str, full_name: str, role: Role
+) -> User | None:
+    """Create a verified user unless the email is taken; None when it already exists."""
+    database = Database(settings)
+    background = BackgroundTasks()
+    try:
+        async with database.sessionmaker() as session:
+            if await users_service.email_exists(session=session, email=normalise_email(email)):
+                return None
+            user = await users_service.create_user(
+                session=session,
+                hasher=PasswordHasher(settings.password_hash_concurrency),
+                settings=settings,
+                mailer=Mailer(create_email_sender(settings), background),
+                email=email,
+                password=password,
+                full_name=full_name,
+                role=role,
+                verified=True,
+            )
+            await session.commit()
+        await background()
+        return user
+    finally:
+        await database.dispose()
+
+
+@app.command("create-admin")
+def create_admin(
+    email: Annotated[str, typer.Option(help="Login email of the admin")],
+    full_name: Annotated[str, typer.Option("--full-name", help="Display name")],
+    password: Annotated[
+        str | None, typer.Option(help="Password; asked for (hidden) when left out")
+    ] = None,
+) -> None:
+    """Create an administrator account."""
+    settings = _settings()
+    email = _validated(Email, email, "--email")
+    full_name = _validated(FullName, full_name, "--full-name")
+    if password is None:
+        password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    password = _validated(Password, password, "--password")
+    user = asyncio.run(
+        _create_user(settings, email=email, password=password, full_name=full_name, role=Role.ADMIN)
+    )
+    if user is None:
+        console.print(f"[red]taskflow: a user with email {email} already exists[/red]")
+        raise typer.Exit(code=1)
+    console.print(f"Created admin {user.email} (id {user.id}).")
+
+
+@app.command("seed-demo")
+def seed_demo() -> None:
+    """Create demo users to try the API with (skips any that exist)."""
+    settings = _settings()
+    for email, full_name, role in DEMO_USERS:
+        user = asyncio.run(
+            _create_user(
+                settings, email=email, password=DEMO_PASSWORD, full_name=full_name, role=role
+            )
+        )
+        state = "created" if user else "exists"
+        console.print(f"{email:<22} {role.value:<6} {state}")
+    console.print(f"Demo password for every demo user: {DEMO_PASSWORD}")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    app()

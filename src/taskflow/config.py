@@ -1,0 +1,173 @@
+"""Typed settings, read from the environment and an optional .env file."""
+
+from __future__ import annotations
+
+import secrets
+from functools import lru_cache
+from typing import Annotated, Literal
+
+from pydantic import (
+    AnyHttpUrl,
+    EmailStr,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+Environment = Literal["development", "test", "production"]
+LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
+
+_DATABASE_SCHEMES = {
+    "postgres": "postgresql+asyncpg",
+    "postgresql": "postgresql+asyncpg",
+    "postgresql+asyncpg": "postgresql+asyncpg",
+    "sqlite": "sqlite+aiosqlite",
+    "sqlite+aiosqlite": "sqlite+aiosqlite",
+}
+_REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
+MIN_SECRET_KEY_LENGTH = 32
+
+
+def _split_commas(value: object) -> object:
+    if isinstance(value, str):
+        return [item.strip() for item in value.split(",") if item.strip()]
+    return value
+
+
+class ConfigurationError(Exception):
+    """Raised when the environment holds a value TaskFlow cannot run with."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        env_ignore_empty=True,
+        validate_default=True,
+    )
+
+    environment: Environment = "development"
+    database_url: str = "sqlite+aiosqlite:///./taskflow.db"
+    redis_url: str | None = None
+    secret_key: SecretStr | None = None
+
+    access_token_expire_minutes: int = Field(default=15, ge=1, le=24 * 60)
+    refresh_token_expire_days: int = Field(default=7, ge=1, le=365)
+    password_reset_expire_minutes: int = Field(default=60, ge=1, le=7 * 24 * 60)
+    email_verification_expire_hours: int = Field(default=48, ge=1, le=30 * 24)
+    lockout_threshold: int = Field(default=5, ge=1, le=1000)
+    lockout_minutes: int = Field(default=15, ge=1, le=7 * 24 * 60)
+    jwt_issuer: str = "taskflow"
+    jwt_audience: str = "taskflow-api"
+    password_hash_concurrency: int = Field(default=2, ge=1, le=64)
+
+    email_backend: Literal["console", "smtp"] = "console"
+    smtp_host: str | None = None
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_starttls: bool = False
+    smtp_ssl: bool = False
+    smtp_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
+    email_from: EmailStr = "TaskFlow <no-reply@taskflow.example.com>"
+    frontend_url: AnyHttpUrl = AnyHttpUrl("http://localhost:3000")
+
+    log_level: LogLevel = "INFO"
+    log_format: Literal["json", "console"] | None = None
+    cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+
+    db_pool_size: int = Field(default=10, ge=1, le=200)
+    db_max_overflow: int = Field(default=10, ge=0, le=200)
+    db_pool_timeout_seconds: float = Field(default=10.0, gt=0, le=300)
+    redis_timeout_seconds: float = Field(default=0.5, gt=0, le=30)
+    health_check_timeout_seconds: float = Field(default=2.0, gt=0, le=30)
+
+    # Set when no SECRET_KEY was given and a random one was made for this process.
+    secret_key_generated: bool = Field(default=False, exclude=True)
+
+    @field_validator("database_url")
+    @classmethod
+    def _normalise_database_url(cls, value: str) -> str:
+        scheme, sep, rest = value.partition("://")
+        if not sep or scheme not in _DATABASE_SCHEMES:
+            raise ValueError("must start with postgresql+asyncpg:// or sqlite+aiosqlite://")
+        return f"{_DATABASE_SCHEMES[scheme]}://{rest}"
+
+    @field_validator("redis_url")
+    @classmethod
+    def _check_redis_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(_REDIS_SCHEMES):
+            raise ValueError("must start with redis://, rediss:// or unix://")
+        return value
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper_log_level(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: object) -> object:
+        return _split_commas(value)
+
+    @model_validator(mode="after")
+    def _check_combinations(self) -> Settings:
+        if self.secret_key is None:
+            if self.environment == "production":
+                raise ValueError("SECRET_KEY is required when ENVIRONMENT=production")
+            self.secret_key = SecretStr(secrets.token_urlsafe(48))
+            self.secret_key_generated = True
+        elif (
+            self.environment == "production"
+            and len(self.secret_key.get_secret_value()) < MIN_SECRET_KEY_LENGTH
+        ):
+            raise ValueError(f"SECRET_KEY must be at least {MIN_SECRET_KEY_LENGTH} characters")
+        if self.email_backend == "smtp" and not self.smtp_host:
+            raise ValueError("SMTP_HOST is required when EMAIL_BACKEND=smtp")
+        if self.smtp_ssl and self.smtp_starttls:
+            raise ValueError("SMTP_SSL and SMTP_STARTTLS cannot both be true")
+        if self.log_format is None:
+            self.log_format = "console" if self.environment == "development" else "json"
+        return self
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @property
+    def jwt_secret(self) -> str:
+        if self.secret_key is None:  # pragma: no cover - the model validator fills it
+            raise ConfigurationError("SECRET_KEY is not set")
+        return self.secret_key.get_secret_value()
+
+    @property
+    def frontend_base(self) -> str:
+        return str(self.frontend_url).rstrip("/")
+
+
+def describe_validation_error(error: ValidationError) -> str:
+    """One line per bad variable, naming it, without echoing its value."""
+    lines = []
+    for item in error.errors():
+        name = "_".join(str(part) for part in item["loc"][:1]).upper()
+        message = item["msg"].removeprefix("Value error, ")
+        lines.append(f"{name}: {message}" if name else message)
+    return "; ".join(lines)
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Build Settings, turning a validation failure into one readable ConfigurationError."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as error:
+        message = describe_validation_error(error)
+        raise ConfigurationError(f"invalid configuration: {message}") from None
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return load_settings()

@@ -1,0 +1,1 @@
+"""Cross-cutting code that knows no domain."""

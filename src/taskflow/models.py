@@ -1,0 +1,8 @@
+"""Every table's model, imported in one place for Alembic and the tests."""
+
+from taskflow.api_keys.models import ApiKey
+from taskflow.auth.models import OneTimeToken, RefreshToken
+from taskflow.core.db import Base
+from taskflow.users.models import User
+
+__all__ = ["ApiKey", "Base", "OneTimeToken", "RefreshToken", "User"]
