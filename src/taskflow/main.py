@@ -84,6 +84,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.database = Database(settings)
         app.state.redis = create_redis(settings)
         app.state.hasher = PasswordHasher(settings.password_hash_concurrency)
+        # Made now, so the first login of an unknown email costs what every later one does.
+        await app.state.hasher.burn_time("warm-up")
         app.state.email_sender = create_email_sender(settings)
         log.info("startup", environment=settings.environment, version=__version__)
         try:

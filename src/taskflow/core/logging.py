@@ -9,6 +9,8 @@ from typing import Any
 import structlog
 from structlog.types import EventDict, Processor
 
+_HANDLER_NAME = "taskflow"
+
 # Keys whose values never reach a log line, whatever logs them.
 _SECRET_KEYS = frozenset(
     {
@@ -62,8 +64,10 @@ def configure_logging(*, level: str, json_format: bool) -> None:
     )
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(formatter)
+    handler.set_name(_HANDLER_NAME)
     root = logging.getLogger()
-    root.handlers = [handler]
+    # Replace only our own handler, so calling this again (one app per test) adds none.
+    root.handlers = [h for h in root.handlers if h.get_name() != _HANDLER_NAME] + [handler]
     root.setLevel(level)
     # Our own middleware writes the access line; uvicorn's would repeat it.
     logging.getLogger("uvicorn.access").disabled = True

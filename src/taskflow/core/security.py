@@ -31,9 +31,11 @@ class PasswordHasher:
     request, and running unbounded numbers of it at once would exhaust the CPU and memory.
     """
 
+    # One dummy hash per process, made on first use.
+    _dummy_hash: str | None = None
+
     def __init__(self, concurrency: int) -> None:
         self._limiter = anyio.CapacityLimiter(concurrency)
-        self._dummy_hash: str | None = None
 
     async def hash(self, password: str) -> str:
         return await anyio.to_thread.run_sync(password_hash.hash, password, limiter=self._limiter)
@@ -50,9 +52,9 @@ class PasswordHasher:
 
     async def burn_time(self, password: str) -> None:
         """Verify against a dummy hash so an unknown account costs what a known one does."""
-        if self._dummy_hash is None:
-            self._dummy_hash = await self.hash(secrets.token_urlsafe(16))
-        await self.verify(password, self._dummy_hash)
+        if PasswordHasher._dummy_hash is None:
+            PasswordHasher._dummy_hash = await self.hash(secrets.token_urlsafe(16))
+        await self.verify(password, PasswordHasher._dummy_hash)
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,213 @@
+"""Shared fixtures: a PostgreSQL database per xdist worker, the test SMTP server, the app."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+from urllib.parse import urlsplit
+
+import asyncpg
+import pytest
+from asgi_lifespan import LifespanManager
+from fastapi import FastAPI
+from httpx import ASGITransport, AsyncClient
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+from sqlalchemy import make_url
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from taskflow import db_migrations
+from taskflow.config import Settings
+from taskflow.main import create_app
+from taskflow.models import Base
+from tests.factories import UserFactory
+from tests.support.mailbox import Mailbox, smtp_server
+from tests.support.services import TEST_DATABASE_URL, TEST_REDIS_URL, unavailable, worker_number
+
+TEST_SECRET_KEY = "test-secret-key-that-is-long-enough-for-hs256-0123456789"
+_LAYERS = ("unit", "integration", "api", "e2e")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark each test with its layer, from the folder it lives in."""
+    for item in items:
+        parts = item.path.parts
+        for layer in _LAYERS:
+            if layer in parts:
+                item.add_marker(getattr(pytest.mark, layer))
+
+
+# --- PostgreSQL --------------------------------------------------------------------------
+
+
+async def _admin_connection() -> asyncpg.Connection:
+    url = make_url(TEST_DATABASE_URL)
+    try:
+        return await asyncpg.connect(
+            host=url.host or "127.0.0.1",
+            port=url.port or 5432,
+            user=url.username or "postgres",
+            password=url.password,
+            database=url.database or "postgres",
+            timeout=5,
+        )
+    except (OSError, asyncpg.PostgresError, TimeoutError) as error:
+        unavailable("PostgreSQL", f"{type(error).__name__}: {error}")
+
+
+@pytest.fixture(scope="session")
+async def postgres_admin() -> AsyncIterator[asyncpg.Connection]:
+    connection = await _admin_connection()
+    yield connection
+    await connection.close()
+
+
+@pytest.fixture(scope="session")
+async def create_postgres_database(
+    postgres_admin: asyncpg.Connection,
+) -> AsyncIterator[Any]:
+    """Make (and at the end drop) a fresh PostgreSQL database; returns its URL."""
+    made: list[str] = []
+
+    async def create(suffix: str) -> str:
+        name = f"taskflow_test_{suffix}_{worker_number()}_{os.getpid()}"
+        await postgres_admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await postgres_admin.execute(f'CREATE DATABASE "{name}"')
+        made.append(name)
+        url = make_url(TEST_DATABASE_URL).set(drivername="postgresql+asyncpg", database=name)
+        return url.render_as_string(hide_password=False)
+
+    yield create
+    for name in made:
+        await postgres_admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+async def postgres_url(create_postgres_database: Any) -> str:
+    """This worker's database, migrated to head once."""
+    url: str = await create_postgres_database("main")
+    await asyncio.to_thread(db_migrations.upgrade, url)
+    return url
+
+
+@pytest.fixture(scope="session")
+async def postgres_cleaner(postgres_url: str) -> AsyncIterator[asyncpg.Connection]:
+    url = make_url(postgres_url)
+    connection = await asyncpg.connect(
+        host=url.host, port=url.port, user=url.username, password=url.password, database=url.database
+    )
+    yield connection
+    await connection.close()
+
+
+@pytest.fixture
+async def database_url(postgres_url: str, postgres_cleaner: asyncpg.Connection) -> AsyncIterator[str]:
+    """The worker's database; every table is emptied after the test, so each test owns its data."""
+    yield postgres_url
+    tables = ", ".join(f'"{table.name}"' for table in Base.metadata.sorted_tables)
+    await postgres_cleaner.execute(f"TRUNCATE {tables} RESTART IDENTITY CASCADE")
+
+
+# --- Redis -------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+async def redis_server_url() -> str:
+    """This worker's own Redis database number on the test Redis."""
+    base = urlsplit(TEST_REDIS_URL)
+    worker_url = f"{base.scheme}://{base.netloc}/{worker_number() % 15 + 1}"
+    client = Redis.from_url(worker_url, socket_connect_timeout=2, socket_timeout=2)
+    try:
+        await client.ping()
+    except (OSError, RedisError) as error:
+        unavailable("Redis", f"{type(error).__name__}: {error}")
+    finally:
+        await client.aclose()
+    return worker_url
+
+
+@pytest.fixture
+async def redis_url(redis_server_url: str) -> AsyncIterator[str]:
+    client = Redis.from_url(redis_server_url)
+    await client.flushdb()
+    yield redis_server_url
+    await client.flushdb()
+    await client.aclose()
+
+
+# --- email -------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def smtp() -> Iterator[tuple[Mailbox, int]]:
+    with smtp_server() as server:
+        yield server
+
+
+@pytest.fixture
+def mailbox(smtp: tuple[Mailbox, int]) -> Mailbox:
+    box = smtp[0]
+    box.clear()
+    return box
+
+
+# --- the app -----------------------------------------------------------------------------
+
+
+def build_settings(**values: Any) -> Settings:
+    """Settings for tests: nothing from a .env file, secrets fixed, everything overridable."""
+    base: dict[str, Any] = {
+        "environment": "test",
+        "secret_key": TEST_SECRET_KEY,
+        "redis_url": None,
+        "frontend_url": "http://frontend.test",
+        "log_level": "WARNING",
+        "password_hash_concurrency": 4,
+    }
+    base.update(values)
+    return Settings(_env_file=None, **base)
+
+
+@pytest.fixture
+def settings(
+    request: pytest.FixtureRequest, database_url: str, mailbox: Mailbox, smtp: tuple[Mailbox, int]
+) -> Settings:
+    """The app's settings; a test changes them with @pytest.mark.settings(name=value, ...)."""
+    marker = request.node.get_closest_marker("settings")
+    overrides = dict(marker.kwargs) if marker else {}
+    if "redis_url" in overrides and overrides["redis_url"] == "from-fixture":
+        overrides["redis_url"] = request.getfixturevalue("redis_url")
+    return build_settings(
+        database_url=database_url,
+        email_backend="smtp",
+        smtp_host="127.0.0.1",
+        smtp_port=smtp[1],
+        **overrides,
+    )
+
+
+@pytest.fixture
+async def app(settings: Settings) -> AsyncIterator[FastAPI]:
+    application = create_app(settings)
+    async with LifespanManager(application):
+        yield application
+
+
+@pytest.fixture
+async def client(app: FastAPI) -> AsyncIterator[AsyncClient]:
+    async with AsyncClient(transport=ASGITransport(app=app), base_url="http://testserver") as http:
+        yield http
+
+
+@pytest.fixture
+def sessionmaker(app: FastAPI) -> async_sessionmaker[AsyncSession]:
+    """Sessions on the app's own database, for arranging data and checking what was stored."""
+    maker: async_sessionmaker[AsyncSession] = app.state.database.sessionmaker
+    return maker
+
+
+@pytest.fixture
+def users(app: FastAPI, settings: Settings) -> UserFactory:
+    return UserFactory(app.state.database.sessionmaker, settings)
