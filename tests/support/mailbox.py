@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 import socket
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -36,7 +38,7 @@ class Mailbox:
         self._messages: list[ReceivedEmail] = []
         self._lock = threading.Lock()
 
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         parsed = message_from_bytes(envelope.content, policy=policy.default)
         body = parsed.get_body(preferencelist=("plain",))
         with self._lock:
@@ -62,6 +64,16 @@ class Mailbox:
         received = self.to(address)
         assert received, f"no email to {address}; got {[m.to for m in self.messages]}"
         return received[-1]
+
+    async def wait_for(self, address: str, *, count: int = 1, seconds: float = 10) -> ReceivedEmail:
+        """The newest email to the address once `count` have arrived (a real server sends after
+        answering, so its mail comes a moment after the response)."""
+        deadline = time.monotonic() + seconds
+        while len(self.to(address)) < count:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"fewer than {count} emails to {address} after {seconds}s")
+            await asyncio.sleep(0.02)
+        return self.to(address)[-1]
 
     def clear(self) -> None:
         with self._lock:

@@ -1,0 +1,59 @@
+# TaskFlow: `make run` serves the API on SQLite; `make test` runs the whole suite.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 8000
+WORKERS ?= 1
+PYTEST_ARGS ?=
+
+.PHONY: help install dev run migrate test test-fast lint format typecheck clean
+
+help:
+	@echo "make run        install, migrate and serve on http://$(HOST):$(PORT) (SQLite by default)"
+	@echo "make test       install dev tools and run the whole suite with coverage"
+	@echo "make lint       ruff check, ruff format --check and mypy --strict"
+	@echo "make format     ruff format and ruff check --fix"
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+# Reinstall only when pyproject.toml changes.
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e .
+	@touch $@
+
+$(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $@ $(VENV)/.installed
+
+install: $(VENV)/.installed
+dev: $(VENV)/.installed-dev
+
+migrate: install
+	$(BIN)/taskflow migrate
+
+run: migrate
+	$(BIN)/taskflow serve --host $(HOST) --port $(PORT) --workers $(WORKERS)
+
+test: dev
+	$(BIN)/pytest -n auto --cov --cov-report=term --durations=15 $(PYTEST_ARGS)
+
+test-fast: dev
+	$(BIN)/pytest -n auto -m "not slow and not e2e" $(PYTEST_ARGS)
+
+lint: dev
+	$(BIN)/ruff check src tests
+	$(BIN)/ruff format --check src tests
+	$(BIN)/mypy
+
+typecheck: dev
+	$(BIN)/mypy
+
+format: dev
+	$(BIN)/ruff format src tests
+	$(BIN)/ruff check --fix src tests
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .coverage .coverage.* htmlcov
