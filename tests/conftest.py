@@ -96,14 +96,20 @@ async def postgres_url(create_postgres_database: Any) -> str:
 async def postgres_cleaner(postgres_url: str) -> AsyncIterator[asyncpg.Connection]:
     url = make_url(postgres_url)
     connection = await asyncpg.connect(
-        host=url.host, port=url.port, user=url.username, password=url.password, database=url.database
+        host=url.host,
+        port=url.port,
+        user=url.username,
+        password=url.password,
+        database=url.database,
     )
     yield connection
     await connection.close()
 
 
 @pytest.fixture
-async def database_url(postgres_url: str, postgres_cleaner: asyncpg.Connection) -> AsyncIterator[str]:
+async def database_url(
+    postgres_url: str, postgres_cleaner: asyncpg.Connection
+) -> AsyncIterator[str]:
     """The worker's database; every table is emptied after the test, so each test owns its data."""
     yield postgres_url
     tables = ", ".join(f'"{table.name}"' for table in Base.metadata.sorted_tables)

@@ -23,7 +23,7 @@ from taskflow.users.models import Role, User, normalise_email
 from taskflow.users.schemas import Email, FullName, Password
 
 app = typer.Typer(help="TaskFlow: task and project management API.", no_args_is_help=True)
-console = Console(stderr=True)
+console = Console(stderr=True, soft_wrap=True)
 
 DEMO_PASSWORD = "taskflow-demo-1"  # noqa: S105 - published in the README for trying the API
 DEMO_USERS = (

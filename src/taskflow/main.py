@@ -11,7 +11,6 @@ import swagger_ui_bundle
 from fastapi import APIRouter, FastAPI
 from fastapi.openapi.docs import get_swagger_ui_html, get_swagger_ui_oauth2_redirect_html
 from fastapi.staticfiles import StaticFiles
-from starlette.middleware.cors import CORSMiddleware
 from starlette.responses import HTMLResponse
 
 from taskflow import __version__
@@ -22,7 +21,11 @@ from taskflow.core.db import Database
 from taskflow.core.email import create_email_sender
 from taskflow.core.errors import install_exception_handlers
 from taskflow.core.logging import configure_logging
-from taskflow.core.middleware import REQUEST_ID_HEADER, RequestContextMiddleware
+from taskflow.core.middleware import (
+    REQUEST_ID_HEADER,
+    EnvelopeCORSMiddleware,
+    RequestContextMiddleware,
+)
 from taskflow.core.redis import create_redis
 from taskflow.core.security import PasswordHasher
 from taskflow.health.router import router as health_router
@@ -111,7 +114,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     if settings.cors_origins:
         wildcard = "*" in settings.cors_origins
         app.add_middleware(
-            CORSMiddleware,
+            EnvelopeCORSMiddleware,
             allow_origins=settings.cors_origins,
             # Credentials are never allowed together with a wildcard origin.
             allow_credentials=not wildcard,

@@ -79,7 +79,7 @@ async def principal_from_key(*, session: AsyncSession, key: str) -> Principal:
     ).first()
     if row is None:
         raise Unauthorized("Invalid API key", error="invalid_api_key")
-    api_key, user = row.tuple()
+    api_key, user = row
     if api_key.expires_at is not None and api_key.expires_at <= clock.now():
         raise Unauthorized("API key has expired", error="invalid_api_key")
     if not user.is_active:

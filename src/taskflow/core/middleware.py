@@ -8,7 +8,9 @@ import time
 import uuid
 
 import structlog
-from starlette.datastructures import MutableHeaders
+from starlette.datastructures import Headers, MutableHeaders
+from starlette.middleware.cors import CORSMiddleware
+from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from taskflow.core.errors import error_payload
@@ -95,3 +97,20 @@ class RequestContextMiddleware:
             }
         )
         await send({"type": "http.response.body", "body": body})
+
+
+class EnvelopeCORSMiddleware(CORSMiddleware):
+    """Starlette's CORS middleware, with refused preflights in the error envelope."""
+
+    def preflight_response(self, request_headers: Headers) -> Response:
+        response = super().preflight_response(request_headers)
+        if response.status_code == 200:
+            return response
+        request_id = structlog.contextvars.get_contextvars().get("request_id")
+        detail = bytes(response.body).decode() or "CORS preflight refused"
+        refused = JSONResponse(
+            error_payload(detail, "cors_refused", request_id), status_code=response.status_code
+        )
+        if "vary" in response.headers:
+            refused.headers["Vary"] = response.headers["vary"]
+        return refused

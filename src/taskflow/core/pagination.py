@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Query
+from sqlalchemy import ColumnElement, UnaryExpression
+from sqlalchemy.orm import QueryableAttribute
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -34,8 +37,10 @@ def link_header(request: Request, *, page: Page, total: int) -> str | None:
         next_url = request.url.include_query_params(skip=page.skip + page.limit, limit=page.limit)
         links.append(f'<{next_url}>; rel="next"')
     if page.skip > 0:
+        # Past the end, "prev" is the last page that has rows.
+        last_page = (total - 1) // page.limit * page.limit if total else 0
         prev_url = request.url.include_query_params(
-            skip=max(page.skip - page.limit, 0), limit=page.limit
+            skip=max(min(page.skip - page.limit, last_page), 0), limit=page.limit
         )
         links.append(f'<{prev_url}>; rel="prev"')
     return ", ".join(links) or None
@@ -55,3 +60,21 @@ PAGE_HEADERS_DOC = {
         "schema": {"type": "string"},
     },
 }
+
+
+SortColumn = ColumnElement[Any] | QueryableAttribute[Any]
+
+
+def sort_clauses(
+    sort: str, columns: Mapping[str, SortColumn], tiebreak: SortColumn
+) -> list[UnaryExpression[Any]]:
+    """ORDER BY for a `sort` parameter like "name" or "-created_at" (a leading '-' descends).
+
+    Empty values sort last either way, and the tiebreak column makes the order total, so
+    pages neither repeat nor skip rows.
+    """
+    descending = sort.startswith("-")
+    column = columns[sort.removeprefix("-")]
+    if descending:
+        return [column.desc().nulls_last(), tiebreak.desc()]
+    return [column.asc().nulls_last(), tiebreak.asc()]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-
 from typing import Literal
 
 from alembic import context
@@ -14,6 +13,7 @@ from sqlalchemy.pool import NullPool
 
 from taskflow.config import get_settings
 from taskflow.core.db import UTCDateTime
+from taskflow.db_migrations import include_object_for
 from taskflow.models import Base
 
 config = context.config
@@ -39,6 +39,7 @@ def _configure(connection: Connection) -> None:
         compare_type=True,
         compare_server_default=True,
         render_item=_render_item,
+        include_object=include_object_for(connection.dialect.name),
     )
 
 
