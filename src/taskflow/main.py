@@ -29,6 +29,8 @@ from taskflow.core.middleware import (
 from taskflow.core.redis import create_redis
 from taskflow.core.security import PasswordHasher
 from taskflow.health.router import router as health_router
+from taskflow.projects.router import router as projects_router
+from taskflow.tasks.router import router as tasks_router
 from taskflow.users.router import router as users_router
 
 API_PREFIX = "/api/v1"
@@ -45,7 +47,7 @@ def _swagger_assets_dir() -> Path:
 
 def _api_router() -> APIRouter:
     api = APIRouter(prefix=API_PREFIX)
-    for router in (auth_router, users_router, api_keys_router):
+    for router in (auth_router, users_router, api_keys_router, projects_router, tasks_router):
         api.include_router(router)
     return api
 

@@ -3,6 +3,19 @@
 from taskflow.api_keys.models import ApiKey
 from taskflow.auth.models import OneTimeToken, RefreshToken
 from taskflow.core.db import Base
+from taskflow.core.idempotency import IdempotencyRecord
+from taskflow.projects.models import Project, ProjectMember
+from taskflow.tasks.models import Task
 from taskflow.users.models import User
 
-__all__ = ["ApiKey", "Base", "OneTimeToken", "RefreshToken", "User"]
+__all__ = [
+    "ApiKey",
+    "Base",
+    "IdempotencyRecord",
+    "OneTimeToken",
+    "Project",
+    "ProjectMember",
+    "RefreshToken",
+    "Task",
+    "User",
+]

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
+import structlog
 from sqlalchemy import BigInteger, DateTime, Integer, MetaData, event
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import (
@@ -22,6 +23,8 @@ from starlette.requests import Request
 from taskflow.config import Settings
 from taskflow.core import clock
 from taskflow.core.errors import AppError
+
+log = structlog.get_logger("taskflow.db")
 
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -100,6 +103,45 @@ class Database:
         await self.engine.dispose()
 
 
+Hook = Callable[[], Awaitable[None]]
+_AFTER_COMMIT = "taskflow.after_commit"
+_AFTER_ROLLBACK = "taskflow.after_rollback"
+
+
+def after_commit(session: AsyncSession, hook: Hook) -> None:
+    """Run `hook` once the request's transaction has committed (e.g. publish to Redis)."""
+    session.info.setdefault(_AFTER_COMMIT, []).append(hook)
+
+
+def after_rollback(session: AsyncSession, hook: Hook) -> None:
+    """Run `hook` if the request's transaction is rolled back instead."""
+    session.info.setdefault(_AFTER_ROLLBACK, []).append(hook)
+
+
+async def _run_hooks(session: AsyncSession, key: str) -> None:
+    hooks: list[Hook] = session.info.pop(key, [])
+    session.info.pop(_AFTER_ROLLBACK if key == _AFTER_COMMIT else _AFTER_COMMIT, None)
+    for hook in hooks:
+        try:
+            await hook()
+        except Exception:
+            log.exception("transaction_hook_failed", hook=getattr(hook, "__qualname__", repr(hook)))
+
+
+async def commit(session: AsyncSession) -> None:
+    try:
+        await session.commit()
+    except BaseException:
+        await rollback(session)
+        raise
+    await _run_hooks(session, _AFTER_COMMIT)
+
+
+async def rollback(session: AsyncSession) -> None:
+    await session.rollback()
+    await _run_hooks(session, _AFTER_ROLLBACK)
+
+
 async def request_session(request: Request) -> AsyncIterator[AsyncSession]:
     """One session per request: commit once when the route returns, roll back on error.
 
@@ -111,13 +153,10 @@ async def request_session(request: Request) -> AsyncIterator[AsyncSession]:
         try:
             yield session
         except AppError as error:
-            if error.keeps_changes:
-                await session.commit()
-            else:
-                await session.rollback()
+            await (commit(session) if error.keeps_changes else rollback(session))
             raise
         except BaseException:
-            await session.rollback()
+            await rollback(session)
             raise
         else:
-            await session.commit()
+            await commit(session)

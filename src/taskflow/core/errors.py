@@ -44,6 +44,11 @@ class AppError(Exception):
             self.keeps_changes = keeps_changes
         super().__init__(self.detail)
 
+    @property
+    def body_detail(self) -> Any:
+        """What goes in the envelope's `detail`."""
+        return self.detail
+
 
 class BadRequest(AppError):
     pass
@@ -75,6 +80,24 @@ class Conflict(AppError):
     status_code = 409
     error = "conflict"
     detail = "Conflict"
+
+
+class UnprocessableEntity(AppError):
+    """A well-formed request naming something invalid; the detail has the shape of a 422."""
+
+    status_code = 422
+    error = "validation_error"
+
+    def __init__(
+        self, message: str, *, loc: Sequence[str | int], kind: str = "value_error", **kwargs: Any
+    ) -> None:
+        super().__init__(message, **kwargs)
+        self.loc = list(loc)
+        self.kind = kind
+
+    @property
+    def body_detail(self) -> Any:
+        return [{"loc": self.loc, "msg": self.detail, "type": self.kind}]
 
 
 class PreconditionFailed(AppError):
@@ -169,7 +192,7 @@ async def _app_error_handler(request: Request, exc: AppError) -> JSONResponse:
     return error_response(
         request,
         status_code=exc.status_code,
-        detail=exc.detail,
+        detail=exc.body_detail,
         error=exc.error,
         headers=exc.headers,
     )

@@ -81,3 +81,13 @@ class ProfileUpdate(RequestModel):
 class AdminUserUpdate(ProfileUpdate):
     role: Role = left_out()
     is_active: bool = left_out()
+
+
+class UserSummary(BaseModel):
+    """A user as shown inside other resources (owner, assignee, member)."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    email: str
+    full_name: str

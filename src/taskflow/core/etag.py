@@ -1,0 +1,28 @@
+"""Strong ETags from a version column, and If-Match preconditions (RFC 9110)."""
+
+from __future__ import annotations
+
+from taskflow.core.errors import PreconditionFailed
+
+
+def etag(version: int) -> str:
+    return f'"{version}"'
+
+
+def _listed_tags(header: str) -> list[str]:
+    return [tag.strip() for tag in header.split(",") if tag.strip()]
+
+
+def check_if_match(if_match: str | None, version: int) -> None:
+    """Raise 412 unless If-Match is absent, '*', or lists the current strong ETag.
+
+    Weak tags (W/"...") never match: If-Match uses the strong comparison.
+    """
+    if if_match is None:
+        return
+    tags = _listed_tags(if_match)
+    if "*" in tags or etag(version) in tags:
+        return
+    raise PreconditionFailed(
+        "The resource has changed since it was read (If-Match does not match its ETag)"
+    )

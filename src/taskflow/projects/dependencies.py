@@ -1,0 +1,42 @@
+"""Load a project the caller may see (404 otherwise), with the caller's role in it."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Header, Path
+
+from taskflow.auth.dependencies import get_principal
+from taskflow.auth.principal import Principal
+from taskflow.core.deps import SessionDep
+from taskflow.projects import service
+from taskflow.projects.policy import ProjectAccess
+
+ProjectId = Annotated[int, Path(ge=1, le=2**63 - 1)]
+IfMatch = Annotated[
+    str | None,
+    Header(max_length=1024, description="An ETag from a GET; the write fails with 412 if stale"),
+]
+
+
+async def project_access(
+    project_id: ProjectId,
+    principal: Annotated[Principal, Depends(get_principal)],
+    session: SessionDep,
+) -> ProjectAccess:
+    return await service.get_access(session=session, principal=principal, project_id=project_id)
+
+
+async def project_access_for_update(
+    project_id: ProjectId,
+    principal: Annotated[Principal, Depends(get_principal)],
+    session: SessionDep,
+) -> ProjectAccess:
+    """As project_access, with the row locked until the request commits (PostgreSQL)."""
+    return await service.get_access(
+        session=session, principal=principal, project_id=project_id, for_update=True
+    )
+
+
+ReadableProject = Annotated[ProjectAccess, Depends(project_access)]
+LockedProject = Annotated[ProjectAccess, Depends(project_access_for_update)]

@@ -1,0 +1,230 @@
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Path, Query, status
+from starlette.requests import Request
+from starlette.responses import Response
+
+from taskflow.auth.dependencies import authorized
+from taskflow.auth.principal import Principal, Scope
+from taskflow.core.deps import SessionDep
+from taskflow.core.errors import error_responses
+from taskflow.core.etag import etag
+from taskflow.core.idempotency import ETAG_HEADER_DOC, IdempotencyDep
+from taskflow.core.pagination import PAGE_HEADERS_DOC, Page, page_params, set_page_headers
+from taskflow.projects import policy, service
+from taskflow.projects.dependencies import IfMatch, LockedProject, ReadableProject
+from taskflow.projects.schemas import (
+    MemberCreate,
+    MemberRead,
+    MemberUpdate,
+    ProjectCreate,
+    ProjectRead,
+    ProjectSort,
+    ProjectUpdate,
+)
+from taskflow.users.schemas import UserSummary
+
+router = APIRouter(prefix="/projects", tags=["projects"])
+
+Reader = Annotated[Principal, authorized(Scope.PROJECTS_READ)]
+Writer = Annotated[Principal, authorized(Scope.PROJECTS_WRITE)]
+
+
+def _with_etag(response: Response, access: policy.ProjectAccess) -> ProjectRead:
+    response.headers["ETag"] = etag(access.project.version)
+    return ProjectRead.of(access)
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    response_model=ProjectRead,
+    responses={201: {"headers": ETAG_HEADER_DOC}, **error_responses(401, 403, 409, 422)},
+    summary="Create a project owned by the caller",
+)
+async def create_project(
+    body: ProjectCreate,
+    response: Response,
+    principal: Writer,
+    session: SessionDep,
+    idempotency: IdempotencyDep,
+) -> ProjectRead | Response:
+    replay = await idempotency.begin(principal.user.id, body)
+    if replay is not None:
+        return replay
+    access = await service.create_project(
+        session=session, principal=principal, name=body.name, description=body.description
+    )
+    result = _with_etag(response, access)
+    await idempotency.complete(status.HTTP_201_CREATED, result, headers=response.headers)
+    return result
+
+
+@router.get(
+    "",
+    response_model=list[ProjectRead],
+    responses={200: {"headers": PAGE_HEADERS_DOC}, **error_responses(401, 403, 422)},
+    summary="Projects the caller owns or is a member of (admins: all)",
+)
+async def list_projects(
+    request: Request,
+    response: Response,
+    principal: Reader,
+    session: SessionDep,
+    page: Annotated[Page, Depends(page_params)],
+    my_projects_only: Annotated[bool, Query(description="Only projects the caller owns")] = False,
+    include_archived: bool = False,
+    search: Annotated[
+        str | None, Query(max_length=200, description="Part of the name or description")
+    ] = None,
+    sort: Annotated[
+        ProjectSort, Query(description="A leading '-' sorts descending")
+    ] = "-created_at",
+) -> list[ProjectRead]:
+    projects, total = await service.list_projects(
+        session=session,
+        principal=principal,
+        page=page,
+        my_projects_only=my_projects_only,
+        include_archived=include_archived,
+        search=search,
+        sort=sort,
+    )
+    set_page_headers(request, response, page=page, total=total)
+    return [ProjectRead.of(access) for access in projects]
+
+
+@router.get(
+    "/{project_id}",
+    response_model=ProjectRead,
+    responses={200: {"headers": ETAG_HEADER_DOC}, **error_responses(401, 403, 404, 422)},
+)
+async def read_project(
+    principal: Reader, access: ReadableProject, response: Response
+) -> ProjectRead:
+    return _with_etag(response, access)
+
+
+@router.patch(
+    "/{project_id}",
+    response_model=ProjectRead,
+    responses={200: {"headers": ETAG_HEADER_DOC}, **error_responses(401, 403, 404, 412, 422)},
+    summary="Rename, describe, archive or unarchive a project (owner or admin)",
+)
+async def update_project(
+    body: ProjectUpdate,
+    principal: Writer,
+    access: LockedProject,
+    session: SessionDep,
+    response: Response,
+    if_match: IfMatch = None,
+) -> ProjectRead:
+    policy.ensure_can_manage(access)
+    access = await service.update_project(
+        session=session,
+        access=access,
+        changes=body.model_dump(exclude_unset=True),
+        if_match=if_match,
+    )
+    return _with_etag(response, access)
+
+
+@router.delete(
+    "/{project_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=error_responses(401, 403, 404, 412, 422),
+    summary="Delete a project and its tasks (owner or admin)",
+)
+async def delete_project(
+    principal: Writer, access: LockedProject, session: SessionDep, if_match: IfMatch = None
+) -> None:
+    policy.ensure_can_manage(access)
+    await service.delete_project(session=session, access=access, if_match=if_match)
+
+
+# --- members ------------------------------------------------------------------------------
+
+
+@router.get(
+    "/{project_id}/members",
+    response_model=list[MemberRead],
+    responses={200: {"headers": PAGE_HEADERS_DOC}, **error_responses(401, 403, 404, 422)},
+    summary="The owner and the members of a project",
+)
+async def list_members(
+    request: Request,
+    response: Response,
+    principal: Reader,
+    access: ReadableProject,
+    session: SessionDep,
+    page: Annotated[Page, Depends(page_params)],
+) -> list[MemberRead]:
+    rows, total = await service.list_members(session=session, access=access, page=page)
+    set_page_headers(request, response, page=page, total=total)
+    return [
+        MemberRead(user=UserSummary.model_validate(user), role=role, added_at=added_at)
+        for user, role, added_at in rows
+    ]
+
+
+@router.post(
+    "/{project_id}/members",
+    status_code=status.HTTP_201_CREATED,
+    response_model=MemberRead,
+    responses=error_responses(401, 403, 404, 409, 422),
+    summary="Share the project with a user, as editor or viewer (owner or admin)",
+)
+async def add_member(
+    body: MemberCreate, principal: Writer, access: ReadableProject, session: SessionDep
+) -> MemberRead:
+    policy.ensure_can_manage(access)
+    member = await service.add_member(
+        session=session, access=access, email=body.email, role=body.role
+    )
+    return MemberRead(
+        user=UserSummary.model_validate(member.user),
+        role=body.role.value,
+        added_at=member.created_at,
+    )
+
+
+@router.patch(
+    "/{project_id}/members/{user_id}",
+    response_model=MemberRead,
+    responses=error_responses(401, 403, 404, 422),
+    summary="Change a member's role (owner or admin)",
+)
+async def change_member_role(
+    user_id: Annotated[int, Path(ge=1, le=2**63 - 1)],
+    body: MemberUpdate,
+    principal: Writer,
+    access: ReadableProject,
+    session: SessionDep,
+) -> MemberRead:
+    policy.ensure_can_manage(access)
+    member = await service.change_member_role(
+        session=session, access=access, user_id=user_id, role=body.role
+    )
+    return MemberRead(
+        user=UserSummary.model_validate(member.user),
+        role=body.role.value,
+        added_at=member.created_at,
+    )
+
+
+@router.delete(
+    "/{project_id}/members/{user_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=error_responses(401, 403, 404, 422),
+    summary="Remove a member (owner or admin), or leave the project (the member itself)",
+)
+async def remove_member(
+    user_id: Annotated[int, Path(ge=1, le=2**63 - 1)],
+    principal: Writer,
+    access: ReadableProject,
+    session: SessionDep,
+) -> None:
+    policy.ensure_can_remove_member(access, principal, user_id)
+    await service.remove_member(session=session, access=access, user_id=user_id)

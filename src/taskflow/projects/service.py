@@ -1,0 +1,259 @@
+"""Project use cases. Visibility lives in one query, `access_subquery`, that every read uses."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy import Select, Subquery, case, func, literal, or_, select, union_all, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import joinedload
+from sqlalchemy.orm.exc import StaleDataError
+
+from taskflow.auth.principal import Principal
+from taskflow.core.errors import Conflict, NotFound, PreconditionFailed, UnprocessableEntity
+from taskflow.core.etag import check_if_match
+from taskflow.core.pagination import Page, sort_clauses
+from taskflow.projects.models import MemberRole, Project, ProjectMember
+from taskflow.projects.policy import ProjectAccess, ProjectNotFound, ProjectRole
+from taskflow.tasks.models import Task
+from taskflow.users.models import User, normalise_email
+
+PROJECT_SORT_COLUMNS = {
+    "name": Project.name,
+    "created_at": Project.created_at,
+    "updated_at": Project.updated_at,
+}
+
+
+class MemberNotFound(NotFound):
+    detail = "This user is not a member of the project"
+
+
+class AlreadyMember(Conflict):
+    error = "already_member"
+    detail = "This user is already the owner or a member of the project"
+
+
+def access_subquery(principal: Principal) -> Subquery:
+    """(project_id, role) for every project the principal may see: the one visibility rule.
+
+    A user sees the projects it owns and those it is a member of; an administrator sees all.
+    Both branches use an index (projects.owner_id, project_members.user_id), and an owner is
+    never also a member, so each project appears once.
+    """
+    user_id = principal.user.id
+    if principal.is_admin:
+        return select(
+            Project.id.label("project_id"),
+            case(
+                (Project.owner_id == user_id, ProjectRole.OWNER.value),
+                else_=ProjectRole.ADMIN.value,
+            ).label("role"),
+        ).subquery("access")
+    owned = select(
+        Project.id.label("project_id"), literal(ProjectRole.OWNER.value).label("role")
+    ).where(Project.owner_id == user_id)
+    shared = select(ProjectMember.project_id, ProjectMember.role).where(
+        ProjectMember.user_id == user_id
+    )
+    return union_all(owned, shared).subquery("access")
+
+
+def _visible_projects(principal: Principal) -> tuple[Select[Project, str], Subquery]:
+    access = access_subquery(principal)
+    query = (
+        select(Project, access.c.role)
+        .join(access, access.c.project_id == Project.id)
+        .options(joinedload(Project.owner))
+    )
+    return query, access
+
+
+async def get_access(
+    *, session: AsyncSession, principal: Principal, project_id: int, for_update: bool = False
+) -> ProjectAccess:
+    """The project and the caller's role in it; 404 when it does not exist or is not visible."""
+    query, _ = _visible_projects(principal)
+    query = query.where(Project.id == project_id)
+    if for_update:
+        # Serialises concurrent writers, so an If-Match check sees the latest version.
+        query = query.with_for_update(of=Project).execution_options(populate_existing=True)
+    row = (await session.execute(query)).first()
+    if row is None:
+        raise ProjectNotFound()
+    project, role = row
+    return ProjectAccess(project=project, role=ProjectRole(role))
+
+
+async def list_projects(
+    *,
+    session: AsyncSession,
+    principal: Principal,
+    page: Page,
+    my_projects_only: bool = False,
+    include_archived: bool = False,
+    search: str | None = None,
+    sort: str = "-created_at",
+) -> tuple[list[ProjectAccess], int]:
+    query, access = _visible_projects(principal)
+    count = (
+        select(func.count()).select_from(Project).join(access, access.c.project_id == Project.id)
+    )
+    conditions = []
+    if my_projects_only:
+        conditions.append(Project.owner_id == principal.user.id)
+    if not include_archived:
+        conditions.append(Project.is_archived.is_(False))
+    if search:
+        conditions.append(
+            or_(
+                Project.name.icontains(search, autoescape=True),
+                Project.description.icontains(search, autoescape=True),
+            )
+        )
+    query = (
+        query.where(*conditions)
+        .order_by(*sort_clauses(sort, PROJECT_SORT_COLUMNS, Project.id))
+        .offset(page.skip)
+        .limit(page.limit)
+    )
+    rows = (await session.execute(query)).all()
+    total = await session.scalar(count.where(*conditions))
+    return [ProjectAccess(project=p, role=ProjectRole(r)) for p, r in rows], total or 0
+
+
+async def create_project(
+    *, session: AsyncSession, principal: Principal, name: str, description: str | None
+) -> ProjectAccess:
+    project = Project(name=name, description=description, owner_id=principal.user.id)
+    project.owner = principal.user
+    session.add(project)
+    await session.flush()
+    return ProjectAccess(project=project, role=ProjectRole.OWNER)
+
+
+async def flush_versioned(session: AsyncSession) -> None:
+    """Flush; a row changed by someone else since it was read is a failed precondition."""
+    try:
+        await session.flush()
+    except StaleDataError:
+        raise PreconditionFailed(
+            "The resource was changed by another request; read it again"
+        ) from None
+
+
+async def update_project(
+    *,
+    session: AsyncSession,
+    access: ProjectAccess,
+    changes: Mapping[str, Any],
+    if_match: str | None,
+) -> ProjectAccess:
+    check_if_match(if_match, access.project.version)
+    for field in ("name", "description", "is_archived"):
+        if field in changes:
+            setattr(access.project, field, changes[field])
+    await flush_versioned(session)
+    return access
+
+
+async def delete_project(
+    *, session: AsyncSession, access: ProjectAccess, if_match: str | None
+) -> None:
+    check_if_match(if_match, access.project.version)
+    await session.delete(access.project)
+    await flush_versioned(session)
+
+
+# --- members ------------------------------------------------------------------------------
+
+
+async def is_participant(*, session: AsyncSession, project: Project, user_id: int) -> bool:
+    """True when the user owns the project or is one of its members."""
+    if project.owner_id == user_id:
+        return True
+    member = await session.scalar(
+        select(ProjectMember.user_id).where(
+            ProjectMember.project_id == project.id, ProjectMember.user_id == user_id
+        )
+    )
+    return member is not None
+
+
+async def list_members(
+    *, session: AsyncSession, access: ProjectAccess, page: Page
+) -> tuple[list[tuple[User, str, Any]], int]:
+    """The owner first, then members by when they were added: (user, role, added_at)."""
+    project = access.project
+    owner_row = select(
+        User.id.label("user_id"),
+        literal("owner").label("role"),
+        literal(project.created_at, type_=Project.created_at.type).label("added_at"),
+        literal(0).label("rank"),
+    ).where(User.id == project.owner_id)
+    member_rows = select(
+        ProjectMember.user_id,
+        ProjectMember.role,
+        ProjectMember.created_at.label("added_at"),
+        literal(1),
+    ).where(ProjectMember.project_id == project.id)
+    everyone = union_all(owner_row, member_rows).subquery("everyone")
+    query = (
+        select(User, everyone.c.role, everyone.c.added_at)
+        .join(everyone, everyone.c.user_id == User.id)
+        .order_by(everyone.c.rank, everyone.c.added_at, User.id)
+        .offset(page.skip)
+        .limit(page.limit)
+    )
+    rows = [(user, role, added_at) for user, role, added_at in await session.execute(query)]
+    total = await session.scalar(select(func.count()).select_from(everyone))
+    return rows, total or 0
+
+
+async def add_member(
+    *, session: AsyncSession, access: ProjectAccess, email: str, role: MemberRole
+) -> ProjectMember:
+    user = await session.scalar(select(User).where(User.email == normalise_email(email)))
+    if user is None or not user.is_active:
+        raise UnprocessableEntity("No active user has this email", loc=("body", "email"))
+    if await is_participant(session=session, project=access.project, user_id=user.id):
+        raise AlreadyMember()
+    member = ProjectMember(project_id=access.project.id, user_id=user.id, role=role.value)
+    member.user = user
+    session.add(member)
+    await session.flush()
+    return member
+
+
+async def _get_member(session: AsyncSession, project_id: int, user_id: int) -> ProjectMember:
+    member = await session.scalar(
+        select(ProjectMember)
+        .where(ProjectMember.project_id == project_id, ProjectMember.user_id == user_id)
+        .options(joinedload(ProjectMember.user))
+    )
+    if member is None:
+        raise MemberNotFound()
+    return member
+
+
+async def change_member_role(
+    *, session: AsyncSession, access: ProjectAccess, user_id: int, role: MemberRole
+) -> ProjectMember:
+    member = await _get_member(session, access.project.id, user_id)
+    member.role = role.value
+    await session.flush()
+    return member
+
+
+async def remove_member(*, session: AsyncSession, access: ProjectAccess, user_id: int) -> None:
+    """Remove a member; tasks of this project assigned to it become unassigned."""
+    member = await _get_member(session, access.project.id, user_id)
+    await session.delete(member)
+    await session.execute(
+        update(Task)
+        .where(Task.project_id == access.project.id, Task.assignee_id == user_id)
+        .values(assignee_id=None, version=Task.version + 1)
+        .execution_options(synchronize_session=False)
+    )
+    await session.flush()

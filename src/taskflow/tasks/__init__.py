@@ -1,0 +1,1 @@
+"""Tasks: filters, bulk updates, moves and safe concurrent edits."""

@@ -1,0 +1,38 @@
+"""Load a task the caller may see (404 otherwise), with the caller's role in its project."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Path
+
+from taskflow.auth.dependencies import get_principal
+from taskflow.auth.principal import Principal
+from taskflow.core.deps import SessionDep
+from taskflow.tasks import service
+from taskflow.tasks.service import TaskAccess
+
+TaskId = Annotated[int, Path(ge=1, le=2**63 - 1)]
+
+
+async def task_access(
+    task_id: TaskId,
+    principal: Annotated[Principal, Depends(get_principal)],
+    session: SessionDep,
+) -> TaskAccess:
+    return await service.get_task_access(session=session, principal=principal, task_id=task_id)
+
+
+async def task_access_for_update(
+    task_id: TaskId,
+    principal: Annotated[Principal, Depends(get_principal)],
+    session: SessionDep,
+) -> TaskAccess:
+    """As task_access, with the row locked until the request commits (PostgreSQL)."""
+    return await service.get_task_access(
+        session=session, principal=principal, task_id=task_id, for_update=True
+    )
+
+
+ReadableTask = Annotated[TaskAccess, Depends(task_access)]
+LockedTask = Annotated[TaskAccess, Depends(task_access_for_update)]

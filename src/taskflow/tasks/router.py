@@ -1,0 +1,208 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, Query, status
+from starlette.requests import Request
+from starlette.responses import Response
+
+from taskflow.auth.dependencies import authorized
+from taskflow.auth.principal import Principal, Scope
+from taskflow.core.clock import as_utc
+from taskflow.core.deps import SessionDep
+from taskflow.core.errors import UnprocessableEntity, error_responses
+from taskflow.core.etag import etag
+from taskflow.core.idempotency import ETAG_HEADER_DOC, IdempotencyDep
+from taskflow.core.pagination import PAGE_HEADERS_DOC, Page, page_params, set_page_headers
+from taskflow.projects.dependencies import IfMatch
+from taskflow.tasks import service
+from taskflow.tasks.dependencies import LockedTask, ReadableTask
+from taskflow.tasks.models import MAX_PRIORITY, MIN_PRIORITY, Task
+from taskflow.tasks.schemas import (
+    BulkUpdate,
+    BulkUpdateResult,
+    TaskCreate,
+    TaskMove,
+    TaskRead,
+    TaskSort,
+    TaskStatus,
+    TaskUpdate,
+)
+
+router = APIRouter(prefix="/tasks", tags=["tasks"])
+
+Reader = Annotated[Principal, authorized(Scope.TASKS_READ)]
+Writer = Annotated[Principal, authorized(Scope.TASKS_WRITE)]
+PriorityQuery = Annotated[int | None, Query(ge=MIN_PRIORITY, le=MAX_PRIORITY)]
+
+
+def _read(response: Response, task: Task) -> TaskRead:
+    response.headers["ETag"] = etag(task.version)
+    return TaskRead.model_validate(task)
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    response_model=TaskRead,
+    responses={201: {"headers": ETAG_HEADER_DOC}, **error_responses(401, 403, 404, 409, 422)},
+    summary="Create a task in a project the caller may edit",
+)
+async def create_task(
+    body: TaskCreate,
+    response: Response,
+    principal: Writer,
+    session: SessionDep,
+    idempotency: IdempotencyDep,
+) -> TaskRead | Response:
+    replay = await idempotency.begin(principal.user.id, body)
+    if replay is not None:
+        return replay
+    task = await service.create_task(
+        session=session,
+        principal=principal,
+        project_id=body.project_id,
+        title=body.title,
+        description=body.description,
+        priority=body.priority,
+        due_date=body.due_date,
+        assignee_id=body.assignee_id,
+    )
+    result = _read(response, task)
+    await idempotency.complete(status.HTTP_201_CREATED, result, headers=response.headers)
+    return result
+
+
+@router.get(
+    "",
+    response_model=list[TaskRead],
+    responses={200: {"headers": PAGE_HEADERS_DOC}, **error_responses(401, 403, 422)},
+    summary="Tasks of the projects the caller can see, filtered, sorted and paged",
+)
+async def list_tasks(
+    request: Request,
+    response: Response,
+    principal: Reader,
+    session: SessionDep,
+    page: Annotated[Page, Depends(page_params)],
+    project_id: Annotated[int | None, Query(ge=1, le=2**63 - 1)] = None,
+    status_filter: Annotated[
+        TaskStatus | None,
+        Query(
+            alias="status",
+            description="completed; overdue (open and past due); pending (open, not overdue)",
+        ),
+    ] = None,
+    assignee_id: Annotated[int | None, Query(ge=1, le=2**63 - 1)] = None,
+    assignee: Annotated[
+        Literal["me"] | None, Query(description="'me': tasks assigned to the caller")
+    ] = None,
+    priority: PriorityQuery = None,
+    priority_min: PriorityQuery = None,
+    search: Annotated[
+        str | None, Query(max_length=200, description="Part of the title or description")
+    ] = None,
+    due_before: Annotated[
+        datetime | None, Query(description="Due strictly before (UTC if no offset)")
+    ] = None,
+    due_after: Annotated[
+        datetime | None, Query(description="Due strictly after (UTC if no offset)")
+    ] = None,
+    sort: Annotated[TaskSort, Query(description="A leading '-' sorts descending")] = "-created_at",
+) -> list[TaskRead]:
+    if assignee == "me":
+        if assignee_id is not None and assignee_id != principal.user.id:
+            raise UnprocessableEntity(
+                "Give assignee=me or assignee_id, not both", loc=("query", "assignee")
+            )
+        assignee_id = principal.user.id
+    filters = service.TaskFilters(
+        project_id=project_id,
+        status=status_filter,
+        assignee_id=assignee_id,
+        priority=priority,
+        priority_min=priority_min,
+        search=search,
+        due_before=as_utc(due_before) if due_before else None,
+        due_after=as_utc(due_after) if due_after else None,
+    )
+    tasks, total = await service.list_tasks(
+        session=session, principal=principal, filters=filters, page=page, sort=sort
+    )
+    set_page_headers(request, response, page=page, total=total)
+    return [TaskRead.model_validate(task) for task in tasks]
+
+
+@router.post(
+    "/bulk-update",
+    response_model=BulkUpdateResult,
+    responses=error_responses(401, 403, 404, 409, 422),
+    summary="Change up to 100 tasks at once, all or nothing",
+)
+async def bulk_update(body: BulkUpdate, principal: Writer, session: SessionDep) -> BulkUpdateResult:
+    count = await service.bulk_update(
+        session=session,
+        principal=principal,
+        task_ids=body.task_ids,
+        changes=body.update_data.model_dump(exclude_unset=True),
+    )
+    return BulkUpdateResult(updated_count=count)
+
+
+@router.get(
+    "/{task_id}",
+    response_model=TaskRead,
+    responses={200: {"headers": ETAG_HEADER_DOC}, **error_responses(401, 403, 404, 422)},
+)
+async def read_task(principal: Reader, access: ReadableTask, response: Response) -> TaskRead:
+    return _read(response, access.task)
+
+
+@router.patch(
+    "/{task_id}",
+    response_model=TaskRead,
+    responses={200: {"headers": ETAG_HEADER_DOC}, **error_responses(401, 403, 404, 409, 412, 422)},
+    summary="Change a task (editors); If-Match guards against lost updates",
+)
+async def update_task(
+    body: TaskUpdate,
+    principal: Writer,
+    access: LockedTask,
+    session: SessionDep,
+    response: Response,
+    if_match: IfMatch = None,
+) -> TaskRead:
+    task = await service.update_task(
+        session=session,
+        access=access,
+        changes=body.model_dump(exclude_unset=True),
+        if_match=if_match,
+    )
+    return _read(response, task)
+
+
+@router.delete(
+    "/{task_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=error_responses(401, 403, 404, 409, 412, 422),
+)
+async def delete_task(
+    principal: Writer, access: LockedTask, session: SessionDep, if_match: IfMatch = None
+) -> None:
+    await service.delete_task(session=session, access=access, if_match=if_match)
+
+
+@router.post(
+    "/{task_id}/move",
+    response_model=TaskRead,
+    responses={200: {"headers": ETAG_HEADER_DOC}, **error_responses(401, 403, 404, 409, 422)},
+    summary="Move a task to another project (editor on both)",
+)
+async def move_task(
+    body: TaskMove, principal: Writer, access: LockedTask, session: SessionDep, response: Response
+) -> TaskRead:
+    task = await service.move_task(
+        session=session, principal=principal, access=access, project_id=body.project_id
+    )
+    return _read(response, task)

@@ -1,0 +1,104 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    model_validator,
+)
+
+from taskflow.core.clock import as_utc
+from taskflow.projects.schemas import ProjectSummary
+from taskflow.tasks.models import DEFAULT_PRIORITY, MAX_PRIORITY, MIN_PRIORITY
+from taskflow.users.schemas import RequestModel, UserSummary, left_out
+
+MAX_BULK_IDS = 100
+EntityId = Annotated[int, Field(ge=1, le=2**63 - 1)]
+TaskTitle = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+TaskDescription = Annotated[str, Field(max_length=10_000)]
+Priority = Annotated[int, Field(ge=MIN_PRIORITY, le=MAX_PRIORITY, description="1 (lowest) to 5")]
+# A due date without an offset is taken as UTC.
+DueDate = Annotated[datetime, AfterValidator(as_utc)]
+TaskStatus = Literal["pending", "completed", "overdue"]
+TaskSort = Literal[
+    "created_at",
+    "-created_at",
+    "updated_at",
+    "-updated_at",
+    "due_date",
+    "-due_date",
+    "priority",
+    "-priority",
+    "title",
+    "-title",
+]
+
+
+class TaskCreate(RequestModel):
+    title: TaskTitle
+    description: TaskDescription | None = None
+    project_id: EntityId
+    priority: Priority = DEFAULT_PRIORITY
+    due_date: DueDate | None = None
+    assignee_id: EntityId | None = Field(
+        default=None, description="The owner or a member of the project"
+    )
+
+
+class TaskUpdate(RequestModel):
+    """Fields left out keep their value; description, due_date and assignee_id take null."""
+
+    title: TaskTitle = left_out()
+    description: TaskDescription | None = left_out()
+    priority: Priority = left_out()
+    due_date: DueDate | None = left_out()
+    assignee_id: EntityId | None = left_out()
+    is_completed: bool = left_out()
+
+
+class TaskRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    title: str
+    description: str | None
+    priority: int
+    is_completed: bool
+    completed_at: datetime | None
+    due_date: datetime | None
+    project: ProjectSummary
+    assignee: UserSummary | None
+    created_by: UserSummary
+    created_at: datetime
+    updated_at: datetime
+
+
+class BulkUpdateData(RequestModel):
+    is_completed: bool = left_out()
+    priority: Priority = left_out()
+    assignee_id: EntityId | None = left_out()
+    due_date: DueDate | None = left_out()
+
+    @model_validator(mode="after")
+    def _something_to_change(self) -> BulkUpdateData:
+        if not self.model_fields_set:
+            raise ValueError("update_data must set at least one field")
+        return self
+
+
+class BulkUpdate(RequestModel):
+    task_ids: list[EntityId] = Field(min_length=1, max_length=MAX_BULK_IDS)
+    update_data: BulkUpdateData
+
+
+class BulkUpdateResult(BaseModel):
+    updated_count: int = Field(description="Distinct tasks changed (repeated ids count once)")
+
+
+class TaskMove(RequestModel):
+    project_id: EntityId

@@ -1,0 +1,344 @@
+"""Task use cases. Every read goes through `visible_tasks`, built on the projects' one
+visibility rule, so no route can forget to check who may see a task."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Select, case, exists, func, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import contains_eager, joinedload
+
+from taskflow.auth.principal import Principal
+from taskflow.core import clock
+from taskflow.core.errors import Forbidden, NotFound, UnprocessableEntity
+from taskflow.core.etag import check_if_match
+from taskflow.core.pagination import Page, sort_clauses
+from taskflow.projects import service as projects_service
+from taskflow.projects.models import Project, ProjectMember
+from taskflow.projects.policy import (
+    ProjectAccess,
+    ProjectArchived,
+    ProjectRole,
+    ensure_can_write_tasks,
+    may_write_tasks,
+)
+from taskflow.tasks.models import Task
+from taskflow.users.models import User
+
+TASK_SORT_COLUMNS = {
+    "created_at": Task.created_at,
+    "updated_at": Task.updated_at,
+    "due_date": Task.due_date,
+    "priority": Task.priority,
+    "title": Task.title,
+}
+
+
+class TaskNotFound(NotFound):
+    detail = "Task not found"
+
+
+@dataclass(frozen=True, slots=True)
+class TaskAccess:
+    task: Task
+    role: ProjectRole
+
+    @property
+    def project_access(self) -> ProjectAccess:
+        return ProjectAccess(project=self.task.project, role=self.role)
+
+
+@dataclass(frozen=True, slots=True)
+class TaskFilters:
+    project_id: int | None = None
+    status: str | None = None
+    assignee_id: int | None = None
+    priority: int | None = None
+    priority_min: int | None = None
+    search: str | None = None
+    due_before: datetime | None = None
+    due_after: datetime | None = None
+
+    def conditions(self, now: datetime) -> list[Any]:
+        conditions: list[Any] = []
+        if self.project_id is not None:
+            conditions.append(Task.project_id == self.project_id)
+        if self.status == "completed":
+            conditions.append(Task.is_completed.is_(True))
+        elif self.status == "overdue":
+            conditions += [Task.is_completed.is_(False), Task.due_date < now]
+        elif self.status == "pending":
+            conditions += [
+                Task.is_completed.is_(False),
+                or_(Task.due_date.is_(None), Task.due_date >= now),
+            ]
+        if self.assignee_id is not None:
+            conditions.append(Task.assignee_id == self.assignee_id)
+        if self.priority is not None:
+            conditions.append(Task.priority == self.priority)
+        if self.priority_min is not None:
+            conditions.append(Task.priority >= self.priority_min)
+        if self.search:
+            conditions.append(
+                or_(
+                    Task.title.icontains(self.search, autoescape=True),
+                    Task.description.icontains(self.search, autoescape=True),
+                )
+            )
+        if self.due_before is not None:
+            conditions.append(Task.due_date < self.due_before)
+        if self.due_after is not None:
+            conditions.append(Task.due_date > self.due_after)
+        return conditions
+
+
+def visible_tasks(principal: Principal) -> Select[Task, str]:
+    """Tasks of the projects the principal may see, with its role in each task's project,
+    their project, assignee and creator loaded in the same query."""
+    access = projects_service.access_subquery(principal)
+    return (
+        select(Task, access.c.role)
+        .join(access, access.c.project_id == Task.project_id)
+        .join(Task.project)
+        .options(
+            contains_eager(Task.project),
+            joinedload(Task.assignee),
+            joinedload(Task.created_by),
+        )
+    )
+
+
+async def get_task_access(
+    *, session: AsyncSession, principal: Principal, task_id: int, for_update: bool = False
+) -> TaskAccess:
+    query = visible_tasks(principal).where(Task.id == task_id)
+    if for_update:
+        # Serialises concurrent writers, so an If-Match check sees the latest version.
+        query = query.with_for_update(of=Task).execution_options(populate_existing=True)
+    row = (await session.execute(query)).first()
+    if row is None:
+        raise TaskNotFound()
+    task, role = row
+    return TaskAccess(task=task, role=ProjectRole(role))
+
+
+async def list_tasks(
+    *,
+    session: AsyncSession,
+    principal: Principal,
+    filters: TaskFilters,
+    page: Page,
+    sort: str = "-created_at",
+) -> tuple[list[Task], int]:
+    conditions = filters.conditions(clock.now())
+    rows = await session.execute(
+        visible_tasks(principal)
+        .where(*conditions)
+        .order_by(*sort_clauses(sort, TASK_SORT_COLUMNS, Task.id))
+        .offset(page.skip)
+        .limit(page.limit)
+    )
+    access = projects_service.access_subquery(principal)
+    total = await session.scalar(
+        select(func.count())
+        .select_from(Task)
+        .join(access, access.c.project_id == Task.project_id)
+        .where(*conditions)
+    )
+    return [task for task, _role in rows], total or 0
+
+
+def _is_participant(project_id: Any, user_id: Any) -> Any:
+    """SQL: the user owns the project or is one of its members."""
+    return or_(
+        exists().where(Project.id == project_id, Project.owner_id == user_id),
+        exists().where(ProjectMember.project_id == project_id, ProjectMember.user_id == user_id),
+    )
+
+
+async def _assignable_user(session: AsyncSession, project: Project, user_id: int) -> User:
+    """The active owner or member of the project with this id, else 422."""
+    user = await session.scalar(
+        select(User).where(
+            User.id == user_id, User.is_active.is_(True), _is_participant(project.id, User.id)
+        )
+    )
+    if user is None:
+        raise UnprocessableEntity(
+            "The assignee must be the owner or a member of the project", loc=("body", "assignee_id")
+        )
+    return user
+
+
+async def create_task(
+    *,
+    session: AsyncSession,
+    principal: Principal,
+    project_id: int,
+    title: str,
+    description: str | None,
+    priority: int,
+    due_date: datetime | None,
+    assignee_id: int | None,
+) -> Task:
+    project_access = await projects_service.get_access(
+        session=session, principal=principal, project_id=project_id
+    )
+    ensure_can_write_tasks(project_access)
+    project = project_access.project
+    task = Task(
+        title=title,
+        description=description,
+        priority=priority,
+        due_date=due_date,
+        project=project,
+        created_by=principal.user,
+        assignee=await _assignable_user(session, project, assignee_id) if assignee_id else None,
+    )
+    session.add(task)
+    await session.flush()
+    return task
+
+
+async def update_task(
+    *, session: AsyncSession, access: TaskAccess, changes: Mapping[str, Any], if_match: str | None
+) -> Task:
+    ensure_can_write_tasks(access.project_access)
+    check_if_match(if_match, access.task.version)
+    task = access.task
+    for field in ("title", "description", "priority", "due_date"):
+        if field in changes:
+            setattr(task, field, changes[field])
+    if "assignee_id" in changes:
+        assignee_id = changes["assignee_id"]
+        task.assignee = (
+            await _assignable_user(session, task.project, assignee_id) if assignee_id else None
+        )
+    if "is_completed" in changes:
+        _set_completion(task, changes["is_completed"])
+    await projects_service.flush_versioned(session)
+    return task
+
+
+def _set_completion(task: Task, completed: bool) -> None:
+    """Completing stamps completed_at (kept if it was already complete); reopening clears it."""
+    if completed and not task.is_completed:
+        task.completed_at = clock.now()
+    elif not completed:
+        task.completed_at = None
+    task.is_completed = completed
+
+
+async def delete_task(*, session: AsyncSession, access: TaskAccess, if_match: str | None) -> None:
+    ensure_can_write_tasks(access.project_access)
+    check_if_match(if_match, access.task.version)
+    await session.delete(access.task)
+    await projects_service.flush_versioned(session)
+
+
+def _ids(ids: Collection[int]) -> str:
+    return ", ".join(str(task_id) for task_id in sorted(ids))
+
+
+async def bulk_update(
+    *,
+    session: AsyncSession,
+    principal: Principal,
+    task_ids: Sequence[int],
+    changes: Mapping[str, Any],
+) -> int:
+    """Change many tasks in one transaction, all or nothing, in a fixed number of queries."""
+    ids = sorted(set(task_ids))
+    access = projects_service.access_subquery(principal)
+    rows = (
+        await session.execute(
+            select(Task.id, Task.project_id, access.c.role, Project.is_archived)
+            .join(access, access.c.project_id == Task.project_id)
+            .join(Project, Project.id == Task.project_id)
+            .where(Task.id.in_(ids))
+        )
+    ).all()
+    missing = set(ids) - {row.id for row in rows}
+    if missing:
+        raise NotFound(f"Tasks not found: {_ids(missing)}")
+    read_only = {row.id for row in rows if not may_write_tasks(ProjectRole(row.role))}
+    if read_only:
+        raise Forbidden(f"Viewers cannot change tasks: {_ids(read_only)}")
+    archived = {row.id for row in rows if row.is_archived}
+    if archived:
+        raise ProjectArchived(f"Tasks in archived projects cannot change: {_ids(archived)}")
+
+    values: dict[str, Any] = {"version": Task.version + 1, "updated_at": clock.now()}
+    for field in ("priority", "due_date"):
+        if field in changes:
+            values[field] = changes[field]
+    if "assignee_id" in changes:
+        assignee_id = changes["assignee_id"]
+        if assignee_id is not None:
+            await _ensure_assignable_everywhere(
+                session, assignee_id, {row.id: row.project_id for row in rows}
+            )
+        values["assignee_id"] = assignee_id
+    if "is_completed" in changes:
+        completed = changes["is_completed"]
+        values["is_completed"] = completed
+        values["completed_at"] = (
+            case((Task.is_completed.is_(True), Task.completed_at), else_=clock.now())
+            if completed
+            else None
+        )
+    await session.execute(
+        update(Task)
+        .where(Task.id.in_(ids))
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    return len(ids)
+
+
+async def _ensure_assignable_everywhere(
+    session: AsyncSession, user_id: int, project_of_task: Mapping[int, int]
+) -> None:
+    project_ids = set(project_of_task.values())
+    allowed = set(
+        await session.scalars(
+            select(Project.id).where(
+                Project.id.in_(project_ids),
+                _is_participant(Project.id, user_id),
+                exists().where(User.id == user_id, User.is_active.is_(True)),
+            )
+        )
+    )
+    refused = {
+        task_id for task_id, project_id in project_of_task.items() if project_id not in allowed
+    }
+    if refused:
+        raise UnprocessableEntity(
+            f"The assignee is not the owner or a member of the project of tasks: {_ids(refused)}",
+            loc=("body", "update_data", "assignee_id"),
+        )
+
+
+async def move_task(
+    *, session: AsyncSession, principal: Principal, access: TaskAccess, project_id: int
+) -> Task:
+    """Move to another project (editor on both); an assignee who is not in it is cleared."""
+    ensure_can_write_tasks(access.project_access)
+    task = access.task
+    if project_id == task.project_id:
+        return task
+    target = await projects_service.get_access(
+        session=session, principal=principal, project_id=project_id
+    )
+    ensure_can_write_tasks(target)
+    if task.assignee_id is not None and not await projects_service.is_participant(
+        session=session, project=target.project, user_id=task.assignee_id
+    ):
+        task.assignee = None
+    task.project = target.project
+    await projects_service.flush_versioned(session)
+    return task
