@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -22,7 +24,7 @@ from taskflow import db_migrations
 from taskflow.config import Settings
 from taskflow.main import create_app
 from taskflow.models import Base
-from tests.factories import UserFactory
+from tests.factories import DomainFactory, UserFactory
 from tests.support.mailbox import Mailbox, smtp_server
 from tests.support.services import TEST_DATABASE_URL, TEST_REDIS_URL, unavailable, worker_number
 
@@ -106,11 +108,29 @@ async def postgres_cleaner(postgres_url: str) -> AsyncIterator[asyncpg.Connectio
     await connection.close()
 
 
+@pytest.fixture(scope="session")
+async def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite file migrated to head once; each SQLite test gets a copy of it."""
+    path = tmp_path_factory.mktemp("sqlite") / "template.db"
+    await asyncio.to_thread(db_migrations.upgrade, f"sqlite+aiosqlite:///{path}")
+    return path
+
+
 @pytest.fixture
 async def database_url(
-    postgres_url: str, postgres_cleaner: asyncpg.Connection
+    request: pytest.FixtureRequest,
+    postgres_url: str,
+    postgres_cleaner: asyncpg.Connection,
+    sqlite_template: Path,
+    tmp_path: Path,
 ) -> AsyncIterator[str]:
-    """The worker's database; every table is emptied after the test, so each test owns its data."""
+    """The database of one test: the worker's PostgreSQL database, emptied after the test, or
+    (parametrised indirectly with "sqlite") a fresh copy of the migrated SQLite template."""
+    if getattr(request, "param", "postgresql") == "sqlite":
+        target = tmp_path / "taskflow.db"
+        shutil.copyfile(sqlite_template, target)
+        yield f"sqlite+aiosqlite:///{target}"
+        return
     yield postgres_url
     tables = ", ".join(f'"{table.name}"' for table in Base.metadata.sorted_tables)
     await postgres_cleaner.execute(f"TRUNCATE {tables} RESTART IDENTITY CASCADE")
@@ -217,3 +237,9 @@ def sessionmaker(app: FastAPI) -> async_sessionmaker[AsyncSession]:
 @pytest.fixture
 def users(app: FastAPI, settings: Settings) -> UserFactory:
     return UserFactory(app.state.database.sessionmaker, settings)
+
+
+@pytest.fixture
+def make(app: FastAPI, settings: Settings) -> DomainFactory:
+    """Users, projects, members and tasks stored in the app's database."""
+    return DomainFactory(app.state.database.sessionmaker, settings)

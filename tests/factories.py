@@ -1,4 +1,8 @@
-"""Test data made through the models and the real password hasher, with unique values."""
+"""Test data: polyfactory builds the models with Faker values, the factories here store them.
+
+Each factory call commits in its own session, so what it makes is visible to the app under
+test exactly as data written by an earlier request would be.
+"""
 
 from __future__ import annotations
 
@@ -6,14 +10,23 @@ import itertools
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import cache
+from typing import Any, TypeVar
 
+from faker import Faker
+from polyfactory import Use
+from polyfactory.factories.sqlalchemy_factory import SQLAlchemyFactory
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from taskflow.config import Settings
-from taskflow.core import security
+from taskflow.core import clock, security
+from taskflow.projects.models import MemberRole, Project, ProjectMember
+from taskflow.tasks.models import Task
 from taskflow.users.models import Role, User
 
+ModelT = TypeVar("ModelT")
+
 DEFAULT_PASSWORD = "correct-horse-9"
+faker = Faker()
 _sequence = itertools.count(1)
 
 
@@ -27,36 +40,70 @@ def unique_email(stem: str = "user") -> str:
     return f"{stem}{next(_sequence)}@example.com"
 
 
+class _ModelBuilder(SQLAlchemyFactory[ModelT]):
+    __is_base_factory__ = True
+    # Ids, foreign keys and relationships come from the database and from the caller.
+    __set_primary_key__ = False
+    __set_foreign_keys__ = False
+    __set_relationships__ = False
+
+    created_at = Use(clock.now)
+    updated_at = Use(clock.now)
+
+
+class UserBuilder(_ModelBuilder[User]):
+    email = Use(unique_email)
+    full_name = Use(faker.name)
+    password_hash = Use(hashed, DEFAULT_PASSWORD)
+    role = Role.USER.value
+    is_active = True
+    is_verified = True
+    failed_login_count = 0
+    locked_until = None
+
+
+class ProjectBuilder(_ModelBuilder[Project]):
+    name = Use(lambda: faker.catch_phrase()[:200])
+    description = Use(lambda: faker.paragraph())
+    is_archived = False
+    version = 1
+
+
+class TaskBuilder(_ModelBuilder[Task]):
+    title = Use(lambda: faker.sentence(nb_words=5)[:200])
+    description = Use(lambda: faker.paragraph())
+    priority = Use(faker.random_int, 1, 5)
+    is_completed = False
+    completed_at = None
+    due_date = None
+    assignee_id = None
+    version = 1
+
+
 @dataclass
 class UserFactory:
     sessionmaker: async_sessionmaker[AsyncSession]
     settings: Settings
 
+    async def _save(self, model: ModelT) -> ModelT:
+        async with self.sessionmaker() as session:
+            session.add(model)
+            await session.commit()
+            return model
+
     async def __call__(
         self,
         *,
-        email: str | None = None,
         password: str = DEFAULT_PASSWORD,
-        full_name: str | None = None,
         role: Role = Role.USER,
-        is_active: bool = True,
-        is_verified: bool = True,
+        **fields: Any,
     ) -> User:
-        async with self.sessionmaker() as session:
-            user = User(
-                email=email or unique_email(role.value),
-                full_name=full_name or f"Test {role.value.title()} {next(_sequence)}",
-                password_hash=hashed(password),
-                role=role.value,
-                is_active=is_active,
-                is_verified=is_verified,
-            )
-            session.add(user)
-            await session.commit()
-            return user
+        fields.setdefault("email", unique_email(role.value))
+        user = UserBuilder.build(password_hash=hashed(password), role=role.value, **fields)
+        return await self._save(user)
 
-    async def admin(self, **kwargs: object) -> User:
-        return await self(role=Role.ADMIN, **kwargs)  # type: ignore[arg-type]
+    async def admin(self, **kwargs: Any) -> User:
+        return await self(role=Role.ADMIN, **kwargs)
 
     def headers(self, user: User) -> dict[str, str]:
         """Bearer headers with an access token minted for the user, as login would issue."""
@@ -68,3 +115,36 @@ class UserFactory:
             lifetime=timedelta(minutes=self.settings.access_token_expire_minutes),
         )
         return {"Authorization": f"Bearer {token.token}"}
+
+
+@dataclass
+class DomainFactory(UserFactory):
+    """Users, plus projects, memberships and tasks."""
+
+    async def project(self, owner: User, **fields: Any) -> Project:
+        return await self._save(ProjectBuilder.build(owner_id=owner.id, **fields))
+
+    async def member(
+        self, project: Project, user: User, role: MemberRole | str = MemberRole.EDITOR
+    ) -> ProjectMember:
+        return await self._save(
+            ProjectMember(project_id=project.id, user_id=user.id, role=MemberRole(role).value)
+        )
+
+    async def task(
+        self, project: Project, *, created_by: User | None = None, **fields: Any
+    ) -> Task:
+        creator_id = created_by.id if created_by is not None else project.owner_id
+        return await self._save(
+            TaskBuilder.build(project_id=project.id, created_by_id=creator_id, **fields)
+        )
+
+    async def tasks(self, project: Project, count: int, **fields: Any) -> list[Task]:
+        models = [
+            TaskBuilder.build(project_id=project.id, created_by_id=project.owner_id, **fields)
+            for _ in range(count)
+        ]
+        async with self.sessionmaker() as session:
+            session.add_all(models)
+            await session.commit()
+        return models
