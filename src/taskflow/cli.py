@@ -12,7 +12,7 @@ from pydantic import TypeAdapter, ValidationError
 from rich.console import Console
 from starlette.background import BackgroundTasks
 
-from taskflow import db_migrations
+from taskflow import db_migrations, demo
 from taskflow.config import ConfigurationError, Settings, get_settings
 from taskflow.core.db import Database
 from taskflow.core.email import Mailer, create_email_sender
@@ -24,13 +24,6 @@ from taskflow.users.schemas import Email, FullName, Password
 
 app = typer.Typer(help="TaskFlow: task and project management API.", no_args_is_help=True)
 console = Console(stderr=True, soft_wrap=True)
-
-DEMO_PASSWORD = "taskflow-demo-1"  # noqa: S105 - published in the README for trying the API
-DEMO_USERS = (
-    ("admin@example.com", "Ada Admin", Role.ADMIN),
-    ("alice@example.com", "Alice Example", Role.USER),
-    ("bob@example.com", "Bob Example", Role.USER),
-)
 
 
 def _settings() -> Settings:
@@ -149,17 +142,11 @@ def create_admin(
 
 @app.command("seed-demo")
 def seed_demo() -> None:
-    """Create demo users to try the API with (skips any that exist)."""
+    """Create demo users, shared projects and tasks to try the API with (skips what exists)."""
     settings = _settings()
-    for email, full_name, role in DEMO_USERS:
-        user = asyncio.run(
-            _create_user(
-                settings, email=email, password=DEMO_PASSWORD, full_name=full_name, role=role
-            )
-        )
-        state = "created" if user else "exists"
-        console.print(f"{email:<22} {role.value:<6} {state}")
-    console.print(f"Demo password for every demo user: {DEMO_PASSWORD}")
+    for line in asyncio.run(demo.seed(settings)):
+        console.print(line, highlight=False)
+    console.print(f"Demo password for every demo user: {demo.DEMO_PASSWORD}")
 
 
 if __name__ == "__main__":  # pragma: no cover

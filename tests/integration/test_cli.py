@@ -9,9 +9,10 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner, Result
 
-from taskflow.cli import DEMO_PASSWORD, DEMO_USERS, app
+from taskflow.cli import app
 from taskflow.config import Settings, get_settings
 from taskflow.core.security import password_hash
+from taskflow.demo import DEMO_PASSWORD, DEMO_PROJECTS, DEMO_USERS
 from taskflow.models import Base
 
 CLI_SECRET_KEY = "cli-test-secret-key-that-is-long-enough-0123456789"
@@ -242,7 +243,32 @@ def test_seed_demo_creates_the_demo_users(migrated: Path) -> None:
         assert stored[email]["role"] == role.value
         assert stored[email]["is_verified"] == 1
         assert password_hash.verify(DEMO_PASSWORD, str(stored[email]["password_hash"]))
-    assert result.output.count("created") == len(DEMO_USERS)
+    assert result.output.count("created") == len(DEMO_USERS) + len(DEMO_PROJECTS)
+
+
+def test_seed_demo_creates_shared_projects_with_tasks_in_every_state(migrated: Path) -> None:
+    result = run("seed-demo")
+
+    assert result.exit_code == 0, result.output
+    with sqlite3.connect(migrated) as connection:
+        projects = dict(connection.execute("SELECT name, id FROM projects"))
+        members = connection.execute("SELECT count(*) FROM project_members").fetchone()[0]
+        done = connection.execute(
+            "SELECT count(*) FROM tasks WHERE is_completed AND completed_at IS NOT NULL"
+        ).fetchone()[0]
+        overdue = connection.execute(
+            "SELECT count(*) FROM tasks WHERE NOT is_completed AND due_date < datetime('now')"
+        ).fetchone()[0]
+        pending = connection.execute(
+            "SELECT count(*) FROM tasks WHERE NOT is_completed"
+            " AND (due_date IS NULL OR due_date >= datetime('now'))"
+        ).fetchone()[0]
+        assigned = connection.execute(
+            "SELECT count(*) FROM tasks WHERE assignee_id IS NOT NULL"
+        ).fetchone()[0]
+    assert set(projects) == {spec.name for spec in DEMO_PROJECTS}
+    assert members == sum(len(spec.members) for spec in DEMO_PROJECTS)
+    assert done > 0 and overdue > 0 and pending > 0 and assigned > 0
 
 
 def test_seed_demo_is_idempotent(migrated: Path) -> None:
@@ -253,8 +279,11 @@ def test_seed_demo_is_idempotent(migrated: Path) -> None:
     second = run("seed-demo")
 
     assert second.exit_code == 0, second.output
-    assert second.output.count("exists") == len(DEMO_USERS)
+    assert second.output.count("exists") == len(DEMO_USERS) + len(DEMO_PROJECTS)
     assert "created" not in second.output
+    with sqlite3.connect(migrated) as connection:
+        task_count = connection.execute("SELECT count(*) FROM tasks").fetchone()[0]
+    assert task_count == sum(len(spec.tasks) for spec in DEMO_PROJECTS)
     hashes_after = {email: row["password_hash"] for email, row in users(migrated).items()}
     assert hashes_after == hashes_before
 

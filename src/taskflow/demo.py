@@ -1,0 +1,171 @@
+"""Demo data for trying the API: users, two shared projects, tasks in every state."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.background import BackgroundTasks
+
+from taskflow.auth.principal import Principal
+from taskflow.config import Settings
+from taskflow.core import clock
+from taskflow.core.db import Database
+from taskflow.core.email import Mailer, create_email_sender
+from taskflow.core.security import PasswordHasher
+from taskflow.projects import service as projects_service
+from taskflow.projects.models import MemberRole, Project
+from taskflow.tasks import service as tasks_service
+from taskflow.users import service as users_service
+from taskflow.users.models import Role, User, normalise_email
+
+DEMO_PASSWORD = "taskflow-demo-1"  # noqa: S105 - published in the README for trying the API
+DEMO_USERS = (
+    ("admin@example.com", "Ada Admin", Role.ADMIN),
+    ("alice@example.com", "Alice Example", Role.USER),
+    ("bob@example.com", "Bob Example", Role.USER),
+    ("carol@example.com", "Carol Example", Role.USER),
+)
+
+
+@dataclass(frozen=True)
+class DemoTask:
+    title: str
+    priority: int
+    due_in_days: int | None  # negative: already overdue
+    done: bool = False
+    assignee: str | None = None
+
+
+@dataclass(frozen=True)
+class DemoProject:
+    name: str
+    description: str
+    owner: str
+    members: dict[str, MemberRole] = field(default_factory=dict)
+    tasks: tuple[DemoTask, ...] = ()
+
+
+DEMO_PROJECTS = (
+    DemoProject(
+        name="Website relaunch",
+        description="The new public site, live before the spring campaign.",
+        owner="alice@example.com",
+        members={"bob@example.com": MemberRole.EDITOR, "carol@example.com": MemberRole.VIEWER},
+        tasks=(
+            DemoTask("Agree on the sitemap", 4, -10, done=True, assignee="alice@example.com"),
+            DemoTask("Write the landing page copy", 5, -2, assignee="bob@example.com"),
+            DemoTask("Pick the photo set", 3, -1),
+            DemoTask("Set up redirects from old URLs", 4, 5, assignee="bob@example.com"),
+            DemoTask("Accessibility review", 3, 12, assignee="alice@example.com"),
+            DemoTask("Launch announcement", 2, 20),
+        ),
+    ),
+    DemoProject(
+        name="Office move",
+        description="Everything for moving to the new floor in March.",
+        owner="bob@example.com",
+        members={"alice@example.com": MemberRole.VIEWER},
+        tasks=(
+            DemoTask("Book the movers", 5, -5, done=True, assignee="bob@example.com"),
+            DemoTask("Label every desk", 2, 3),
+            DemoTask("Order the new chairs", 3, -3, assignee="bob@example.com"),
+            DemoTask("Plan the housewarming", 1, None),
+        ),
+    ),
+)
+
+
+async def _demo_user(
+    session: AsyncSession,
+    settings: Settings,
+    mailer: Mailer,
+    hasher: PasswordHasher,
+    email: str,
+    full_name: str,
+    role: Role,
+    report: list[str],
+) -> User:
+    existing = await session.scalar(select(User).where(User.email == normalise_email(email)))
+    if existing is not None:
+        report.append(f"user     {email:<22} exists")
+        return existing
+    user = await users_service.create_user(
+        session=session,
+        hasher=hasher,
+        settings=settings,
+        mailer=mailer,
+        email=email,
+        password=DEMO_PASSWORD,
+        full_name=full_name,
+        role=role,
+        verified=True,
+    )
+    report.append(f"user     {email:<22} created ({role.value})")
+    return user
+
+
+async def _demo_project(
+    session: AsyncSession, spec: DemoProject, users: dict[str, User], report: list[str]
+) -> None:
+    owner = users[spec.owner]
+    exists = await session.scalar(
+        select(Project.id).where(Project.owner_id == owner.id, Project.name == spec.name)
+    )
+    if exists is not None:
+        report.append(f"project  {spec.name:<22} exists")
+        return
+    principal = Principal(user=owner)
+    access = await projects_service.create_project(
+        session=session, principal=principal, name=spec.name, description=spec.description
+    )
+    for email, role in spec.members.items():
+        await projects_service.add_member(session=session, access=access, email=email, role=role)
+    now = clock.now()
+    for task_spec in spec.tasks:
+        task = await tasks_service.create_task(
+            session=session,
+            principal=principal,
+            project_id=access.project.id,
+            title=task_spec.title,
+            description=None,
+            priority=task_spec.priority,
+            due_date=None
+            if task_spec.due_in_days is None
+            else now + timedelta(days=task_spec.due_in_days),
+            assignee_id=users[task_spec.assignee].id if task_spec.assignee else None,
+        )
+        if task_spec.done:
+            await tasks_service.update_task(
+                session=session,
+                access=tasks_service.TaskAccess(task=task, role=access.role),
+                changes={"is_completed": True},
+                if_match=None,
+            )
+    report.append(f"project  {spec.name:<22} created with {len(spec.tasks)} tasks")
+
+
+async def seed(settings: Settings) -> list[str]:
+    """Create what is missing of the demo data; returns one line per user and project."""
+    database = Database(settings)
+    background = BackgroundTasks()
+    mailer = Mailer(create_email_sender(settings), background)
+    hasher = PasswordHasher(settings.password_hash_concurrency)
+    report: list[str] = []
+    try:
+        async with database.sessionmaker() as session:
+            users = {
+                email: await _demo_user(
+                    session, settings, mailer, hasher, email, full_name, role, report
+                )
+                for email, full_name, role in DEMO_USERS
+            }
+            for spec in DEMO_PROJECTS:
+                await _demo_project(session, spec, users, report)
+            await session.commit()
+        await background()
+    finally:
+        await database.dispose()
+    return report
