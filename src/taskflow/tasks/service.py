@@ -210,14 +210,16 @@ async def update_task(
     ensure_can_write_tasks(access.project_access)
     check_if_match(if_match, access.task.version)
     task = access.task
-    for field in ("title", "description", "priority", "due_date"):
-        if field in changes:
-            setattr(task, field, changes[field])
+    # Look the assignee up before changing anything, so its query does not autoflush a
+    # half-made change (which would bump the version twice).
     if "assignee_id" in changes:
         assignee_id = changes["assignee_id"]
         task.assignee = (
             await _assignable_user(session, task.project, assignee_id) if assignee_id else None
         )
+    for field in ("title", "description", "priority", "due_date"):
+        if field in changes:
+            setattr(task, field, changes[field])
     if "is_completed" in changes:
         _set_completion(task, changes["is_completed"])
     await projects_service.flush_versioned(session)
