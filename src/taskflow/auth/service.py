@@ -263,17 +263,7 @@ async def request_password_reset(
     user = await _user_by_email(session, email)
     if user is None or not user.is_active:
         return
-    token = await _issue_one_time_token(
-        session,
-        user=user,
-        purpose=TokenPurpose.PASSWORD_RESET,
-        lifetime=timedelta(minutes=settings.password_reset_expire_minutes),
-    )
-    mailer.queue(
-        emails.password_reset_email(
-            settings=settings, to=user.email, full_name=user.full_name, token=token
-        )
-    )
+    await _email_one_time_token(session, settings, mailer, user, TokenPurpose.PASSWORD_RESET)
 
 
 async def confirm_password_reset(
@@ -295,17 +285,7 @@ async def confirm_password_reset(
 async def send_verification(
     *, session: AsyncSession, settings: Settings, mailer: Mailer, user: User
 ) -> None:
-    token = await _issue_one_time_token(
-        session,
-        user=user,
-        purpose=TokenPurpose.EMAIL_VERIFICATION,
-        lifetime=timedelta(hours=settings.email_verification_expire_hours),
-    )
-    mailer.queue(
-        emails.verification_email(
-            settings=settings, to=user.email, full_name=user.full_name, token=token
-        )
-    )
+    await _email_one_time_token(session, settings, mailer, user, TokenPurpose.EMAIL_VERIFICATION)
 
 
 async def resend_verification(
@@ -330,6 +310,29 @@ async def verify_email(*, session: AsyncSession, token: str) -> User:
 
 
 # --- one-time tokens ----------------------------------------------------------------------
+
+
+def _token_lifetime(settings: Settings, purpose: TokenPurpose) -> timedelta:
+    if purpose is TokenPurpose.PASSWORD_RESET:
+        return timedelta(minutes=settings.password_reset_expire_minutes)
+    return timedelta(hours=settings.email_verification_expire_hours)
+
+
+_COMPOSERS = {
+    TokenPurpose.PASSWORD_RESET: emails.password_reset_email,
+    TokenPurpose.EMAIL_VERIFICATION: emails.verification_email,
+}
+
+
+async def _email_one_time_token(
+    session: AsyncSession, settings: Settings, mailer: Mailer, user: User, purpose: TokenPurpose
+) -> None:
+    """Issue a token of this purpose and queue the email that carries its link."""
+    token = await _issue_one_time_token(
+        session, user=user, purpose=purpose, lifetime=_token_lifetime(settings, purpose)
+    )
+    compose = _COMPOSERS[purpose]
+    mailer.queue(compose(settings=settings, to=user.email, full_name=user.full_name, token=token))
 
 
 async def _issue_one_time_token(

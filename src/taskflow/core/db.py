@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVarTuple
 
 import structlog
-from sqlalchemy import BigInteger, DateTime, Integer, MetaData, event
+from sqlalchemy import BigInteger, DateTime, Index, Integer, MetaData, Select, event
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -33,6 +33,8 @@ NAMING_CONVENTION = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
+
+Ts = TypeVarTuple("Ts")
 
 # BIGINT on PostgreSQL; INTEGER on SQLite, where only INTEGER PRIMARY KEY autoincrements.
 BigIntId = BigInteger().with_variant(Integer(), "sqlite")
@@ -61,6 +63,24 @@ class UTCDateTime(TypeDecorator[datetime]):
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
     type_annotation_map: ClassVar[dict[Any, Any]] = {datetime: UTCDateTime}
+
+
+def trigram_index(table: str, column: str) -> Index:
+    """A GIN trigram index, created on PostgreSQL only, for case-insensitive substring search
+    (ILIKE '%...%'), which no B-tree index can serve."""
+    return Index(
+        f"ix_{table}_{column}_trgm",
+        column,
+        postgresql_using="gin",
+        postgresql_ops={column: "gin_trgm_ops"},
+    ).ddl_if(dialect="postgresql")
+
+
+def locked_for_update(query: Select[*Ts], of: Any) -> Select[*Ts]:
+    """Lock the rows of `of` until the transaction ends (SELECT ... FOR UPDATE OF, on
+    PostgreSQL), and refresh objects the session already holds, so a writer that waited
+    for the lock sees the version the previous writer committed."""
+    return query.with_for_update(of=of).execution_options(populate_existing=True)
 
 
 class TimestampMixin:

@@ -7,7 +7,7 @@ from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from taskflow.core import clock
-from taskflow.core.db import Base, BigIntId, TimestampMixin
+from taskflow.core.db import Base, BigIntId, TimestampMixin, trigram_index
 from taskflow.users.models import User
 
 
@@ -22,19 +22,8 @@ class Project(TimestampMixin, Base):
         Index("ix_projects_created_at", "created_at"),
         Index("ix_projects_updated_at", "updated_at"),
         Index("ix_projects_is_archived", "is_archived"),
-        # Trigram indexes serve the case-insensitive substring search on PostgreSQL.
-        Index(
-            "ix_projects_name_trgm",
-            "name",
-            postgresql_using="gin",
-            postgresql_ops={"name": "gin_trgm_ops"},
-        ).ddl_if(dialect="postgresql"),
-        Index(
-            "ix_projects_description_trgm",
-            "description",
-            postgresql_using="gin",
-            postgresql_ops={"description": "gin_trgm_ops"},
-        ).ddl_if(dialect="postgresql"),
+        trigram_index("projects", "name"),
+        trigram_index("projects", "description"),
     )
 
     id: Mapped[int] = mapped_column(BigIntId, primary_key=True)

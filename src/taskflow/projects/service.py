@@ -11,6 +11,7 @@ from sqlalchemy.orm import joinedload
 from sqlalchemy.orm.exc import StaleDataError
 
 from taskflow.auth.principal import Principal
+from taskflow.core.db import locked_for_update
 from taskflow.core.errors import Conflict, NotFound, PreconditionFailed, UnprocessableEntity
 from taskflow.core.etag import check_if_match
 from taskflow.core.pagination import Page, sort_clauses
@@ -77,8 +78,7 @@ async def get_access(
     query, _ = _visible_projects(principal)
     query = query.where(Project.id == project_id)
     if for_update:
-        # Serialises concurrent writers, so an If-Match check sees the latest version.
-        query = query.with_for_update(of=Project).execution_options(populate_existing=True)
+        query = locked_for_update(query, Project)
     row = (await session.execute(query)).first()
     if row is None:
         raise ProjectNotFound()

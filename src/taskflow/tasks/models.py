@@ -5,7 +5,7 @@ from datetime import datetime
 from sqlalchemy import CheckConstraint, ForeignKey, Index, SmallInteger, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from taskflow.core.db import Base, BigIntId, TimestampMixin
+from taskflow.core.db import Base, BigIntId, TimestampMixin, trigram_index
 from taskflow.projects.models import Project
 from taskflow.users.models import User
 
@@ -21,18 +21,8 @@ class Task(TimestampMixin, Base):
         Index("ix_tasks_is_completed_due_date", "is_completed", "due_date"),
         Index("ix_tasks_created_at", "created_at"),
         Index("ix_tasks_updated_at", "updated_at"),
-        Index(
-            "ix_tasks_title_trgm",
-            "title",
-            postgresql_using="gin",
-            postgresql_ops={"title": "gin_trgm_ops"},
-        ).ddl_if(dialect="postgresql"),
-        Index(
-            "ix_tasks_description_trgm",
-            "description",
-            postgresql_using="gin",
-            postgresql_ops={"description": "gin_trgm_ops"},
-        ).ddl_if(dialect="postgresql"),
+        trigram_index("tasks", "title"),
+        trigram_index("tasks", "description"),
     )
 
     id: Mapped[int] = mapped_column(BigIntId, primary_key=True)

@@ -14,6 +14,7 @@ from sqlalchemy.orm import contains_eager, joinedload
 
 from taskflow.auth.principal import Principal
 from taskflow.core import clock
+from taskflow.core.db import locked_for_update
 from taskflow.core.errors import Forbidden, NotFound, UnprocessableEntity
 from taskflow.core.etag import check_if_match
 from taskflow.core.pagination import Page, sort_clauses
@@ -117,8 +118,7 @@ async def get_task_access(
 ) -> TaskAccess:
     query = visible_tasks(principal).where(Task.id == task_id)
     if for_update:
-        # Serialises concurrent writers, so an If-Match check sees the latest version.
-        query = query.with_for_update(of=Task).execution_options(populate_existing=True)
+        query = locked_for_update(query, Task)
     row = (await session.execute(query)).first()
     if row is None:
         raise TaskNotFound()
