@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import ipaddress
 import secrets
 from functools import lru_cache
 from typing import Annotated, Literal
 
+import limits
 from pydantic import (
+    AfterValidator,
     AnyHttpUrl,
+    BeforeValidator,
     EmailStr,
     Field,
     SecretStr,
@@ -29,6 +33,36 @@ _DATABASE_SCHEMES = {
 }
 _REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
 MIN_SECRET_KEY_LENGTH = 32
+
+
+def _check_rate_limit(value: str) -> str:
+    """A `limits` rate ("10/minute", "100 per hour"), or "0"/"off" to switch it off."""
+    value = value.strip()
+    if value.lower() in RATE_LIMIT_OFF:
+        return "off"
+    try:
+        limits.parse(value)
+    except ValueError:
+        raise ValueError(f"{value!r} is not a rate like '10/minute', or 'off'") from None
+    return value
+
+
+RATE_LIMIT_OFF = frozenset({"0", "off"})
+RateLimit = Annotated[str, AfterValidator(_check_rate_limit)]
+
+
+def _parse_network(value: object) -> object:
+    if isinstance(value, str):
+        try:
+            return ipaddress.ip_network(value.strip(), strict=False)
+        except ValueError:
+            raise ValueError(f"{value!r} is not an IP address or network") from None
+    return value
+
+
+IPNetwork = Annotated[
+    ipaddress.IPv4Network | ipaddress.IPv6Network, BeforeValidator(_parse_network)
+]
 
 
 def _split_commas(value: object) -> object:
@@ -82,9 +116,26 @@ class Settings(BaseSettings):
 
     db_pool_size: int = Field(default=10, ge=1, le=200)
     db_max_overflow: int = Field(default=10, ge=0, le=200)
-    db_pool_timeout_seconds: float = Field(default=10.0, gt=0, le=300)
-    redis_timeout_seconds: float = Field(default=0.5, gt=0, le=30)
+    db_pool_timeout_seconds: float = Field(default=5.0, gt=0, le=300)
+    db_connect_timeout_seconds: float = Field(default=3.0, gt=0, le=60)
+    db_command_timeout_seconds: float = Field(default=30.0, gt=0, le=600)
+    redis_timeout_seconds: float = Field(default=0.05, gt=0, le=30)
+    redis_retry_seconds: float = Field(default=1.0, ge=0, le=300)
     health_check_timeout_seconds: float = Field(default=2.0, gt=0, le=30)
+
+    cache_ttl_seconds: int = Field(default=60, ge=1, le=24 * 3600)
+    rate_limit_login: RateLimit = "10/minute"
+    rate_limit_register: RateLimit = "5/minute"
+    rate_limit_password_reset: RateLimit = "5/hour"  # noqa: S105 - a rate, not a secret
+    rate_limit_default: RateLimit = "600/minute"
+    trusted_proxies: Annotated[list[IPNetwork], NoDecode] = Field(default_factory=list)
+
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1024, le=1024**3)
+    trusted_hosts: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    docs_enabled: bool | None = None
+    metrics_enabled: bool = True
+    prometheus_multiproc_dir: str | None = None
+    graceful_shutdown_seconds: float = Field(default=30.0, gt=0, le=3600)
 
     # Set when no SECRET_KEY was given and a random one was made for this process.
     secret_key_generated: bool = Field(default=False, exclude=True)
@@ -109,9 +160,9 @@ class Settings(BaseSettings):
     def _upper_log_level(cls, value: object) -> object:
         return value.upper() if isinstance(value, str) else value
 
-    @field_validator("cors_origins", mode="before")
+    @field_validator("cors_origins", "trusted_proxies", "trusted_hosts", mode="before")
     @classmethod
-    def _split_origins(cls, value: object) -> object:
+    def _split_lists(cls, value: object) -> object:
         return _split_commas(value)
 
     @model_validator(mode="after")
@@ -133,6 +184,13 @@ class Settings(BaseSettings):
         if self.log_format is None:
             self.log_format = "console" if self.environment == "development" else "json"
         return self
+
+    @property
+    def serve_docs(self) -> bool:
+        """/docs and /openapi.json: on outside production, in production only if asked for."""
+        if self.docs_enabled is not None:
+            return self.docs_enabled
+        return self.environment != "production"
 
     @property
     def is_sqlite(self) -> bool:

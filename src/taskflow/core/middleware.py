@@ -6,6 +6,7 @@ import json
 import re
 import time
 import uuid
+from collections.abc import Sequence
 
 import structlog
 from starlette.datastructures import Headers, MutableHeaders
@@ -13,6 +14,7 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from taskflow.core.context import Network, RequestContext, client_ip, current_request
 from taskflow.core.errors import error_payload
 
 REQUEST_ID_HEADER = "X-Request-ID"
@@ -37,8 +39,9 @@ class RequestContextMiddleware:
     the response, bound to every log line of the request and put in error bodies.
     """
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, trusted_proxies: Sequence[Network] = ()) -> None:
         self.app = app
+        self.trusted_proxies = tuple(trusted_proxies)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -46,8 +49,11 @@ class RequestContextMiddleware:
             return
 
         request_id = _incoming_request_id(scope) or uuid.uuid4().hex
+        ip = client_ip(scope, self.trusted_proxies)
         state = scope.setdefault("state", {})
         state["request_id"] = request_id
+        state["client_ip"] = ip
+        context_token = current_request.set(RequestContext(request_id=request_id, client_ip=ip))
         started = time.perf_counter()
         status_code = 500
         response_started = False
@@ -71,6 +77,7 @@ class RequestContextMiddleware:
                 if not response_started:
                     await self._send_internal_error(send, request_id)
             finally:
+                current_request.reset(context_token)
                 access_log.info(
                     "request",
                     method=scope["method"],
@@ -78,6 +85,7 @@ class RequestContextMiddleware:
                     status=status_code,
                     duration_ms=round((time.perf_counter() - started) * 1000, 2),
                     user_id=state.get("user_id"),
+                    client_ip=ip,
                 )
 
     @staticmethod
