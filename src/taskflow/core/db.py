@@ -113,8 +113,14 @@ def create_engine(settings: Settings) -> AsyncEngine:
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_max_overflow,
         pool_timeout=settings.db_pool_timeout_seconds,
+        # Checked on checkout, so connections broken by a database restart are replaced.
         pool_pre_ping=True,
         pool_recycle=1800,
+        # Bounded waits: an unreachable or stuck database fails a request, never hangs it.
+        connect_args={
+            "timeout": settings.db_connect_timeout_seconds,
+            "command_timeout": settings.db_command_timeout_seconds,
+        },
     )
 
 
