@@ -191,6 +191,16 @@ def build_settings(**values: Any) -> Settings:
         "frontend_url": "http://frontend.test",
         "log_level": "WARNING",
         "password_hash_concurrency": 4,
+        # Generous, so a loaded test machine does not turn cache hits into misses; the
+        # tests of a slow Redis set the production budget themselves.
+        "redis_timeout_seconds": 0.5,
+        # Its own Redis keys, so test runs side by side on one Redis cannot meet.
+        "redis_key_prefix": f"tftest{os.getpid()}",
+        # Limits are switched on by the tests about them; elsewhere many calls come from one IP.
+        "rate_limit_login": "off",
+        "rate_limit_register": "off",
+        "rate_limit_password_reset": "off",
+        "rate_limit_default": "off",
     }
     base.update(values)
     return Settings(_env_file=None, **base)

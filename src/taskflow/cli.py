@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import math
 import os
+import signal
+import tempfile
+from types import FrameType
 from typing import Annotated, Any
 
 import typer
@@ -53,23 +58,50 @@ def serve(
     workers: Annotated[int, typer.Option(min=1, max=64, help="Worker processes")] = 1,
     reload: Annotated[bool, typer.Option(help="Restart on code changes (development)")] = False,
 ) -> None:
-    """Serve the API with uvicorn."""
+    """Serve the API with uvicorn. SIGTERM stops accepting, finishes the requests in flight
+    (for up to GRACEFUL_SHUTDOWN_SECONDS), closes the pools and exits 0."""
     settings = _settings()
     if settings.secret_key_generated:
         # Every worker (and every reload) must sign tokens with the same key.
         os.environ["SECRET_KEY"] = settings.jwt_secret
-    uvicorn.run(
-        "taskflow.main:create_app",
-        factory=True,
-        host=host,
-        port=port,
-        workers=None if reload else workers,
-        reload=reload,
-        access_log=False,
-        log_config=None,
-        server_header=False,
-        proxy_headers=False,
+    share_metrics = (
+        workers > 1
+        and not reload
+        and settings.metrics_enabled
+        and settings.prometheus_multiproc_dir is None
     )
+    with (
+        tempfile.TemporaryDirectory(prefix="taskflow-metrics-")
+        if share_metrics
+        else contextlib.nullcontext()
+    ) as metrics_dir:
+        if metrics_dir is not None:
+            # Workers write their metrics here so that a scrape of any one sums them all.
+            # prometheus-client reads the variable when it is imported, which in the
+            # workers (fresh processes that inherit this environment) is after this point.
+            os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
+            console.print(f"Metrics of the {workers} workers are gathered in {metrics_dir}")
+        # uvicorn re-raises the SIGTERM it handled once its graceful shutdown is done, which
+        # would end the process "killed by SIGTERM"; the work is done by then, so it is
+        # ignored and serve returns normally with exit code 0.
+        signal.signal(signal.SIGTERM, _ignore_signal)
+        uvicorn.run(
+            "taskflow.main:create_app",
+            factory=True,
+            host=host,
+            port=port,
+            workers=None if reload else workers,
+            reload=reload,
+            access_log=False,
+            log_config=None,
+            server_header=False,
+            proxy_headers=False,
+            timeout_graceful_shutdown=math.ceil(settings.graceful_shutdown_seconds),
+        )
+
+
+def _ignore_signal(_signum: int, _frame: FrameType | None) -> None:
+    return None
 
 
 @app.command()

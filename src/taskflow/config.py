@@ -124,6 +124,8 @@ class Settings(BaseSettings):
     health_check_timeout_seconds: float = Field(default=2.0, gt=0, le=30)
 
     cache_ttl_seconds: int = Field(default=60, ge=1, le=24 * 3600)
+    # Every Redis key starts with it, so deployments (or test runs) can share one Redis.
+    redis_key_prefix: str = Field(default="taskflow", pattern=r"^[A-Za-z0-9_.-]{1,40}$")
     rate_limit_login: RateLimit = "10/minute"
     rate_limit_register: RateLimit = "5/minute"
     rate_limit_password_reset: RateLimit = "5/hour"  # noqa: S105 - a rate, not a secret
@@ -164,6 +166,14 @@ class Settings(BaseSettings):
     @classmethod
     def _split_lists(cls, value: object) -> object:
         return _split_commas(value)
+
+    @field_validator("trusted_hosts")
+    @classmethod
+    def _check_host_patterns(cls, hosts: list[str]) -> list[str]:
+        for host in hosts:
+            if "*" in host and host != "*" and not (host.startswith("*.") and "*" not in host[1:]):
+                raise ValueError(f"{host!r}: a wildcard must be '*' or like '*.example.com'")
+        return hosts
 
     @model_validator(mode="after")
     def _check_combinations(self) -> Settings:

@@ -122,7 +122,9 @@ async def _demo_project(
         session=session, principal=principal, name=spec.name, description=spec.description
     )
     for email, role in spec.members.items():
-        await projects_service.add_member(session=session, access=access, email=email, role=role)
+        await projects_service.add_member(
+            session=session, access=access, actor_id=owner.id, email=email, role=role
+        )
     now = clock.now()
     for task_spec in spec.tasks:
         task = await tasks_service.create_task(

@@ -1,6 +1,7 @@
 """Every table's model, imported in one place for Alembic and the tests."""
 
 from taskflow.api_keys.models import ApiKey
+from taskflow.audit.models import AuditEntry
 from taskflow.auth.models import OneTimeToken, RefreshToken
 from taskflow.core.db import Base
 from taskflow.core.idempotency import IdempotencyRecord
@@ -10,6 +11,7 @@ from taskflow.users.models import User
 
 __all__ = [
     "ApiKey",
+    "AuditEntry",
     "Base",
     "IdempotencyRecord",
     "OneTimeToken",

@@ -7,6 +7,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -49,20 +50,13 @@ def server_env(database_url: str, smtp_port: int, **extra: str) -> dict[str, str
     return env
 
 
-@pytest.fixture
-def sqlite_server(
-    tmp_path: Path, smtp: tuple[Mailbox, int], mailbox: Mailbox
-) -> Iterator[RunningServer]:
-    """`taskflow migrate` then `taskflow serve` on the embedded default: SQLite, no Redis."""
-    env = server_env(f"sqlite+aiosqlite:///{tmp_path / 'taskflow.db'}", smtp[1])
-    subprocess.run(
-        taskflow_command("migrate"), env=env, check=True, capture_output=True, timeout=60
-    )
+@contextmanager
+def running_server(env: dict[str, str], log_path: Path, *args: str) -> Iterator[RunningServer]:
+    """`taskflow serve` on a free port with this environment, stopped at the end."""
     port = free_port()
-    log_path = tmp_path / "server.log"
     with log_path.open("wb") as log_file:
         process = subprocess.Popen(
-            taskflow_command("serve", "--host", "127.0.0.1", "--port", str(port)),
+            taskflow_command("serve", "--host", "127.0.0.1", "--port", str(port), *args),
             env=env,
             stdout=log_file,
             stderr=subprocess.STDOUT,
@@ -77,6 +71,23 @@ def sqlite_server(
                 process.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 process.kill()
+
+
+def migrate(env: dict[str, str]) -> None:
+    subprocess.run(
+        taskflow_command("migrate"), env=env, check=True, capture_output=True, timeout=60
+    )
+
+
+@pytest.fixture
+def sqlite_server(
+    tmp_path: Path, smtp: tuple[Mailbox, int], mailbox: Mailbox
+) -> Iterator[RunningServer]:
+    """`taskflow migrate` then `taskflow serve` on the embedded default: SQLite, no Redis."""
+    env = server_env(f"sqlite+aiosqlite:///{tmp_path / 'taskflow.db'}", smtp[1])
+    migrate(env)
+    with running_server(env, tmp_path / "server.log") as server:
+        yield server
 
 
 def _wait_until_live(server: RunningServer, process: subprocess.Popen[bytes]) -> None:

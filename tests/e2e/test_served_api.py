@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 import httpx
@@ -67,12 +68,21 @@ async def test_one_json_access_line_per_request_with_the_request_id(
     async with httpx.AsyncClient(base_url=sqlite_server.base_url, timeout=10) as http:
         response = await http.get("/health", headers={"X-Request-ID": "e2e-trace-42"})
     assert response.headers["X-Request-ID"] == "e2e-trace-42"
-    lines = [json.loads(line) for line in sqlite_server.log().splitlines() if line.startswith("{")]
-    access = [
-        line
-        for line in lines
-        if line.get("event") == "request" and line.get("request_id") == "e2e-trace-42"
-    ]
+
+    def access_lines() -> list[dict[str, object]]:
+        lines = [json.loads(line) for line in sqlite_server.log().splitlines() if line[:1] == "{"]
+        return [
+            line
+            for line in lines
+            if line.get("event") == "request" and line.get("request_id") == "e2e-trace-42"
+        ]
+
+    # The line is written once the response has gone out, so it may trail the response.
+    for _ in range(250):
+        if access_lines():
+            break
+        await asyncio.sleep(0.02)
+    access = access_lines()
     assert len(access) == 1
     assert access[0]["path"] == "/health"
     assert access[0]["status"] == 200

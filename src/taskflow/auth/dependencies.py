@@ -2,18 +2,28 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import Depends
 from fastapi.security import APIKeyHeader, OAuth2PasswordBearer
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 
 from taskflow.api_keys import service as api_keys_service
 from taskflow.auth import policy
 from taskflow.auth import service as auth_service
-from taskflow.auth.principal import Principal, Scope
+from taskflow.auth.principal import (
+    Principal,
+    Scope,
+    principal_from_snapshot,
+    principal_snapshot,
+)
+from taskflow.core import security
+from taskflow.core.cache import Cache, read_key, remember_lookup
 from taskflow.core.deps import SessionDep, SettingsDep
 from taskflow.core.errors import Unauthorized
+from taskflow.core.ratelimit import enforce
 
 oauth2_scheme = OAuth2PasswordBearer(
     tokenUrl="/api/v1/auth/token",
@@ -32,15 +42,87 @@ async def get_principal(
     bearer_token: Annotated[str | None, Depends(oauth2_scheme)],
     api_key: Annotated[str | None, Depends(api_key_scheme)],
 ) -> Principal:
+    """Who is calling, then count the call against the caller's rate limit.
+
+    On GET the principal comes from Redis when it can (with the cached answer of the route,
+    in the same round trip), so a cache hit touches no database at all.
+    """
+    cache: Cache | None = request.app.state.cache
     if bearer_token:
-        principal = await auth_service.principal_from_access_token(
-            session=session, settings=settings, token=bearer_token
+        credential = _Credential.for_user(
+            auth_service.user_id_from_access_token(settings=settings, token=bearer_token)
         )
     elif api_key:
-        principal = await api_keys_service.principal_from_key(session=session, key=api_key)
+        credential = _Credential.for_key(security.hash_token(api_key))
     else:
         raise Unauthorized()
+    principal = None
+    if cache is not None and request.method == "GET":
+        principal = await _from_cache(request, cache, credential)
+    if principal is None:
+        principal = await _from_database(request, session, cache, credential)
+    identity = (
+        f"key:{principal.api_key_id}" if principal.api_key_id else f"user:{principal.user.id}"
+    )
+    await enforce(request.app.state.rate_limiter, "default", identity, request.state)
     request.state.user_id = principal.user.id
+    return principal
+
+
+@dataclass(frozen=True, slots=True)
+class _Credential:
+    cache_key: str
+    caller: str  # whose cached answers these are
+    user_id: int | None = None
+    key_hash: str | None = None
+
+    @classmethod
+    def for_user(cls, user_id: int) -> _Credential:
+        return cls(cache_key=f"p:u:{user_id}", caller=f"u{user_id}", user_id=user_id)
+
+    @classmethod
+    def for_key(cls, key_hash: str) -> _Credential:
+        return cls(cache_key=f"p:k:{key_hash}", caller=f"k{key_hash[:32]}", key_hash=key_hash)
+
+
+async def _from_cache(request: Request, cache: Cache, credential: _Credential) -> Principal | None:
+    answer_key = read_key(cache, request, credential.caller)
+    principal_key = cache.key(credential.cache_key)
+    keys = [principal_key] if answer_key is None else [principal_key, answer_key]
+    values = await cache.fetch(keys)
+    if answer_key is not None:
+        remember_lookup(request, answer_key, values[1])
+    if values[0] is None:
+        return None
+    principal = principal_from_snapshot(values[0])
+    if credential.key_hash is not None:
+        api_keys_service.ensure_key_usable(principal)
+    return principal
+
+
+async def _from_database(
+    request: Request, session: AsyncSession, cache: Cache | None, credential: _Credential
+) -> Principal:
+    """Load the principal; on GET also cache it, under the counters read before loading."""
+    caching = cache is not None and request.method == "GET"
+    if credential.key_hash is not None:
+        user_id = await api_keys_service.owner_of_key(session=session, key_hash=credential.key_hash)
+    else:
+        assert credential.user_id is not None  # noqa: S101 - a credential is a user or a key
+        user_id = credential.user_id
+    generations = (
+        await cache.generations([cache.auth_generation(user_id)]) if caching and cache else None
+    )
+    if credential.key_hash is not None:
+        principal = await api_keys_service.principal_from_key(
+            session=session, key_hash=credential.key_hash
+        )
+    else:
+        principal = await auth_service.principal_for_user(session=session, user_id=user_id)
+    if cache is not None and generations is not None:
+        await cache.store(
+            cache.key(credential.cache_key), principal_snapshot(principal), generations
+        )
     return principal
 
 
@@ -66,3 +148,13 @@ def authorized(
 ) -> Any:
     """`principal: Annotated[Principal, authorized(Scope.USERS_READ)]` in a route."""
     return Depends(Authorize(scope, session_only=session_only, admin_only=admin_only))
+
+
+def limited_per_ip(limit: str) -> Any:
+    """A route dependency counting each call against the named limit of the client's address."""
+
+    async def count_call(request: Request) -> None:
+        client = getattr(request.state, "client_ip", None) or "unknown"
+        await enforce(request.app.state.rate_limiter, limit, f"ip:{client}", request.state)
+
+    return Depends(count_call)

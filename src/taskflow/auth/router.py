@@ -6,7 +6,7 @@ from fastapi import APIRouter, Depends, status
 from fastapi.security import OAuth2PasswordRequestForm
 
 from taskflow.auth import service
-from taskflow.auth.dependencies import authorized
+from taskflow.auth.dependencies import authorized, limited_per_ip
 from taskflow.auth.principal import Principal, Scope
 from taskflow.auth.schemas import (
     ChangePasswordRequest,
@@ -35,7 +35,8 @@ def _token_response(pair: service.TokenPair) -> TokenResponse:
     "/register",
     status_code=status.HTTP_201_CREATED,
     response_model=UserRead,
-    responses=error_responses(409, 422),
+    responses=error_responses(409, 422, 429),
+    dependencies=[limited_per_ip("register")],
     summary="Create an account and send a verification email",
 )
 async def register(
@@ -71,7 +72,8 @@ async def _login(
 @router.post(
     "/login",
     response_model=TokenResponse,
-    responses=error_responses(401, 422),
+    responses=error_responses(401, 422, 429),
+    dependencies=[limited_per_ip("login")],
     summary="Log in with email and password",
 )
 async def login(
@@ -83,7 +85,8 @@ async def login(
 @router.post(
     "/token",
     response_model=TokenResponse,
-    responses=error_responses(401, 422),
+    responses=error_responses(401, 422, 429),
+    dependencies=[limited_per_ip("login")],
     summary="Log in with an OAuth2 password form (username is the email)",
 )
 async def login_form(
@@ -144,7 +147,8 @@ async def change_password(
 @router.post(
     "/password-reset",
     status_code=status.HTTP_202_ACCEPTED,
-    responses=error_responses(422),
+    responses=error_responses(422, 429),
+    dependencies=[limited_per_ip("password_reset")],
     summary="Email a password reset link (the answer is the same for unknown emails)",
 )
 async def password_reset(

@@ -9,13 +9,17 @@ from datetime import timedelta
 from sqlalchemy import ColumnElement, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from taskflow.audit import service as audit
+from taskflow.audit.models import AuditEvent
 from taskflow.auth import emails
 from taskflow.auth.models import OneTimeToken, RefreshToken, TokenPurpose
 from taskflow.auth.principal import Principal
 from taskflow.config import Settings
 from taskflow.core import clock, security
+from taskflow.core.cache import touch
 from taskflow.core.email import Mailer
 from taskflow.core.errors import BadRequest, Conflict, Unauthorized
+from taskflow.core.metrics import LOGINS
 from taskflow.core.security import PasswordHasher
 from taskflow.users.models import User, normalise_email
 
@@ -29,6 +33,7 @@ class InvalidCredentials(Unauthorized):
 class AccountLocked(Unauthorized):
     error = "account_locked"
     detail = "Account locked after too many failed logins; try again later or reset the password"
+    keeps_changes = True  # the refused attempt is audited
 
 
 class InvalidRefreshToken(Unauthorized):
@@ -75,24 +80,38 @@ def _is_locked(user: User) -> bool:
     return user.locked_until is not None and user.locked_until > clock.now()
 
 
-async def _record_failed_login(session: AsyncSession, user: User, settings: Settings) -> None:
-    """Count a failed login atomically; at the threshold, lock the account and restart the count."""
+def _login_failed(session: AsyncSession, user_id: int | None, reason: str, **details: str) -> None:
+    audit.record(
+        session,
+        AuditEvent.LOGIN_FAILURE,
+        actor_id=None,
+        subject_user_id=user_id,
+        details={"reason": reason, **details},
+    )
+    LOGINS.labels(outcome="locked" if reason == "locked" else "failure").inc()
+
+
+async def _record_failed_login(session: AsyncSession, user: User, settings: Settings) -> bool:
+    """Count a failed login atomically; at the threshold, lock the account and restart the
+    count. True when this failure locked the account."""
     failures = await session.scalar(
         update(User)
         .where(User.id == user.id)
         .values(failed_login_count=User.failed_login_count + 1, updated_at=User.updated_at)
         .returning(User.failed_login_count)
     )
-    if failures is not None and failures >= settings.lockout_threshold:
-        await session.execute(
-            update(User)
-            .where(User.id == user.id)
-            .values(
-                failed_login_count=0,
-                locked_until=clock.now() + timedelta(minutes=settings.lockout_minutes),
-                updated_at=User.updated_at,
-            )
+    if failures is None or failures < settings.lockout_threshold:
+        return False
+    await session.execute(
+        update(User)
+        .where(User.id == user.id)
+        .values(
+            failed_login_count=0,
+            locked_until=clock.now() + timedelta(minutes=settings.lockout_minutes),
+            updated_at=User.updated_at,
         )
+    )
+    return True
 
 
 async def _set_password(
@@ -103,6 +122,7 @@ async def _set_password(
     user.failed_login_count = 0
     user.locked_until = None
     await session.flush()
+    touch(session, auth=[user.id])
     await revoke_all_sessions(session=session, user_id=user.id)
 
 
@@ -121,15 +141,30 @@ async def authenticate(
     user = await _user_by_email(session, email)
     if user is None:
         await hasher.burn_time(password)
+        _login_failed(session, None, "unknown_email", email=normalise_email(email))
         raise InvalidCredentials()
     if _is_locked(user):
+        _login_failed(session, user.id, "locked")
         raise AccountLocked()
     valid, updated_hash = await hasher.verify_and_update(password, user.password_hash)
     if not valid:
-        await _record_failed_login(session, user, settings)
+        _login_failed(session, user.id, "wrong_password")
+        if await _record_failed_login(session, user, settings):
+            audit.record(
+                session,
+                AuditEvent.ACCOUNT_LOCKED,
+                actor_id=None,
+                subject_user_id=user.id,
+                details={"minutes": settings.lockout_minutes},
+            )
         raise InvalidCredentials()
     if not user.is_active:
+        _login_failed(session, user.id, "inactive")
         raise InvalidCredentials()
+    audit.record(session, AuditEvent.LOGIN_SUCCESS, actor_id=user.id, subject_user_id=user.id)
+    LOGINS.labels(outcome="success").inc()
+    if updated_hash is not None or user.failed_login_count or user.locked_until is not None:
+        touch(session, auth=[user.id])  # the row changes, and so does its updated_at
     if updated_hash is not None:
         user.password_hash = updated_hash
     user.failed_login_count = 0
@@ -189,11 +224,19 @@ async def rotate_refresh_token(
         )
         if known is not None and known.used_at is not None:
             await _revoke(session, RefreshToken.family_id == known.family_id)
+            audit.record(
+                session,
+                AuditEvent.TOKEN_REUSE_DETECTED,
+                actor_id=None,
+                subject_user_id=known.user_id,
+                details={"family_revoked": True},
+            )
             raise RefreshTokenReused()
         raise InvalidRefreshToken()
     user = await session.get(User, spent.user_id)
     if user is None or not user.is_active:
         raise InvalidRefreshToken()
+    audit.record(session, AuditEvent.TOKEN_REFRESH, actor_id=user.id, subject_user_id=user.id)
     return await issue_tokens(
         session=session, settings=settings, user=user, family_id=spent.family_id
     )
@@ -201,13 +244,18 @@ async def rotate_refresh_token(
 
 async def logout(*, session: AsyncSession, refresh_token: str) -> None:
     """End the login the token belongs to; an unknown token is already logged out."""
-    family_id = await session.scalar(
-        select(RefreshToken.family_id).where(
-            RefreshToken.token_hash == security.hash_token(refresh_token)
+    login = (
+        await session.execute(
+            select(RefreshToken.family_id, RefreshToken.user_id).where(
+                RefreshToken.token_hash == security.hash_token(refresh_token)
+            )
         )
-    )
-    if family_id is not None:
-        await _revoke(session, RefreshToken.family_id == family_id)
+    ).first()
+    if login is not None:
+        await _revoke(session, RefreshToken.family_id == login.family_id)
+        audit.record(
+            session, AuditEvent.LOGOUT, actor_id=login.user_id, subject_user_id=login.user_id
+        )
 
 
 async def revoke_all_sessions(*, session: AsyncSession, user_id: int) -> None:
@@ -222,9 +270,8 @@ async def _revoke(session: AsyncSession, condition: ColumnElement[bool]) -> None
     )
 
 
-async def principal_from_access_token(
-    *, session: AsyncSession, settings: Settings, token: str
-) -> Principal:
+def user_id_from_access_token(*, settings: Settings, token: str) -> int:
+    """The user an access token was issued to, if its signature and claims hold."""
     try:
         claims = security.decode_access_token(
             token,
@@ -234,7 +281,11 @@ async def principal_from_access_token(
         )
     except security.InvalidTokenError:
         raise Unauthorized("Invalid or expired access token", error="invalid_token") from None
-    user = await session.get(User, claims.user_id)
+    return claims.user_id
+
+
+async def principal_for_user(*, session: AsyncSession, user_id: int) -> Principal:
+    user = await session.get(User, user_id)
     if user is None or not user.is_active:
         raise Unauthorized("Invalid or expired access token", error="invalid_token")
     return Principal(user=user)
@@ -254,6 +305,7 @@ async def change_password(
     if not await hasher.verify(current_password, user.password_hash):
         raise WrongCurrentPassword()
     await _set_password(session, hasher, user, new_password)
+    audit.record(session, AuditEvent.PASSWORD_CHANGED, actor_id=user.id, subject_user_id=user.id)
 
 
 async def request_password_reset(
@@ -262,8 +314,22 @@ async def request_password_reset(
     """Email a reset link to an active account; say nothing about whether one exists."""
     user = await _user_by_email(session, email)
     if user is None or not user.is_active:
+        audit.record(
+            session,
+            AuditEvent.PASSWORD_RESET_REQUESTED,
+            actor_id=None,
+            subject_user_id=user.id if user else None,
+            details={"email": normalise_email(email), "sent": False},
+        )
         return
     await _email_one_time_token(session, settings, mailer, user, TokenPurpose.PASSWORD_RESET)
+    audit.record(
+        session,
+        AuditEvent.PASSWORD_RESET_REQUESTED,
+        actor_id=None,
+        subject_user_id=user.id,
+        details={"sent": True},
+    )
 
 
 async def confirm_password_reset(
@@ -276,6 +342,9 @@ async def confirm_password_reset(
     if user is None or not user.is_active:
         raise InvalidOneTimeToken()
     await _set_password(session, hasher, user, new_password)
+    audit.record(
+        session, AuditEvent.PASSWORD_RESET_COMPLETED, actor_id=user.id, subject_user_id=user.id
+    )
     return user
 
 
@@ -306,6 +375,14 @@ async def verify_email(*, session: AsyncSession, token: str) -> User:
         raise InvalidOneTimeToken()
     user.is_verified = True
     await session.flush()
+    touch(session, auth=[user.id])
+    audit.record(
+        session,
+        AuditEvent.EMAIL_VERIFIED,
+        actor_id=user.id,
+        subject_user_id=user.id,
+        details={"email": user.email},
+    )
     return user
 
 

@@ -9,6 +9,8 @@ from typing import Any, ClassVar, TypeVarTuple
 import structlog
 from sqlalchemy import BigInteger, DateTime, Index, Integer, MetaData, Select, event
 from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -22,7 +24,8 @@ from starlette.requests import Request
 
 from taskflow.config import Settings
 from taskflow.core import clock
-from taskflow.core.errors import AppError
+from taskflow.core.errors import AppError, ServiceUnavailable
+from taskflow.core.metrics import DB_POOL_IN_USE
 
 log = structlog.get_logger("taskflow.db")
 
@@ -103,12 +106,27 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None
     cursor.close()
 
 
+_COUNTED_AS_IN_USE = "taskflow.counted_in_use"
+
+
+def _pool_checkout(_dbapi_connection: Any, record: ConnectionPoolEntry, _proxy: Any) -> None:
+    if record.record_info is not None:
+        record.record_info[_COUNTED_AS_IN_USE] = True
+        DB_POOL_IN_USE.inc()
+
+
+def _pool_checkin(_dbapi_connection: Any, record: ConnectionPoolEntry) -> None:
+    # A checkout that failed half-way is checked in without having been counted.
+    if record.record_info is not None and record.record_info.pop(_COUNTED_AS_IN_USE, False):
+        DB_POOL_IN_USE.dec()
+
+
 def create_engine(settings: Settings) -> AsyncEngine:
     if settings.is_sqlite:
         engine = create_async_engine(settings.database_url, connect_args={"timeout": 30})
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
-    return create_async_engine(
+    engine = create_async_engine(
         settings.database_url,
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_max_overflow,
@@ -122,6 +140,10 @@ def create_engine(settings: Settings) -> AsyncEngine:
             "command_timeout": settings.db_command_timeout_seconds,
         },
     )
+    # The taskflow_db_pool_connections_in_use gauge follows the pool's checkouts.
+    event.listen(engine.sync_engine, "checkout", _pool_checkout)
+    event.listen(engine.sync_engine, "checkin", _pool_checkin)
+    return engine
 
 
 class Database:
@@ -134,6 +156,9 @@ class Database:
     async def dispose(self) -> None:
         await self.engine.dispose()
 
+
+# The request's session carries the app's cache (if any), so services can mark what they change.
+SESSION_CACHE_KEY = "taskflow.cache"
 
 Hook = Callable[[], Awaitable[None]]
 _AFTER_COMMIT = "taskflow.after_commit"
@@ -182,13 +207,56 @@ async def request_session(request: Request) -> AsyncIterator[AsyncSession]:
     """
     database: Database = request.app.state.database
     async with database.sessionmaker() as session:
+        cache = getattr(request.app.state, "cache", None)
+        if cache is not None:
+            session.info[SESSION_CACHE_KEY] = cache
         try:
             yield session
+            await commit(session)
         except AppError as error:
-            await (commit(session) if error.keeps_changes else rollback(session))
+            if error.keeps_changes:
+                await _commit_or_unavailable(session)
+            else:
+                await _rollback_quietly(session)
+            raise
+        except Exception as error:
+            await _rollback_quietly(session)
+            if is_database_unavailable(error):
+                raise DatabaseUnavailable() from error
             raise
         except BaseException:
-            await rollback(session)
+            await _rollback_quietly(session)
             raise
-        else:
-            await commit(session)
+
+
+class DatabaseUnavailable(ServiceUnavailable):
+    detail = "The database is not available right now; try again shortly"
+
+    def __init__(self) -> None:
+        super().__init__(headers={"Retry-After": "5"})
+
+
+def is_database_unavailable(error: BaseException) -> bool:
+    """Errors that mean "cannot reach or use the database now", not "this request is wrong"."""
+    if isinstance(error, OperationalError | InterfaceError | PoolTimeoutError):
+        return True
+    if isinstance(error, DBAPIError) and error.connection_invalidated:
+        return True
+    # asyncpg raises plain OSErrors (refused, reset, timed out) when it cannot connect.
+    return isinstance(error, OSError)
+
+
+async def _rollback_quietly(session: AsyncSession) -> None:
+    try:
+        await rollback(session)
+    except Exception as error:  # the connection may be what failed
+        log.warning("rollback_failed", error=type(error).__name__)
+
+
+async def _commit_or_unavailable(session: AsyncSession) -> None:
+    try:
+        await commit(session)
+    except Exception as error:
+        if is_database_unavailable(error):
+            raise DatabaseUnavailable() from error
+        raise

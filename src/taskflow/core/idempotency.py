@@ -158,15 +158,16 @@ class _DatabaseStore:
 
 
 class _RedisStore:
-    def __init__(self, redis: Redis, session: AsyncSession) -> None:
+    def __init__(self, redis: Redis, session: AsyncSession, prefix: str) -> None:
         self.redis = redis
         self.session = session
+        self.prefix = prefix
         self.redis_key = ""
         self.request_hash = ""
 
     async def begin(self, user_id: int, key: str, request_hash: str) -> StoredResponse | None:
         digest = hashlib.sha256(key.encode()).hexdigest()
-        self.redis_key = f"taskflow:idempotency:{user_id}:{digest}"
+        self.redis_key = f"{self.prefix}:idempotency:{user_id}:{digest}"
         self.request_hash = request_hash
         pending = json.dumps({"state": "pending", "hash": request_hash})
         if await self.redis.set(self.redis_key, pending, nx=True, ex=PENDING_SECONDS):
@@ -251,7 +252,8 @@ async def idempotency(
 ) -> Idempotency:
     database_store = _DatabaseStore(session)
     redis: Redis | None = request.app.state.redis
-    store: _Store = database_store if redis is None else _RedisStore(redis, session)
+    prefix = request.app.state.settings.redis_key_prefix
+    store: _Store = database_store if redis is None else _RedisStore(redis, session, prefix)
     return Idempotency(
         key=idempotency_key,
         method=request.method,

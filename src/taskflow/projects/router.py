@@ -3,18 +3,21 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, status
+from pydantic import TypeAdapter
 from starlette.requests import Request
 from starlette.responses import Response
 
 from taskflow.auth.dependencies import authorized
 from taskflow.auth.principal import Principal, Scope
+from taskflow.core.cache import answer, cached_answer, cached_read, read_cache
 from taskflow.core.deps import SessionDep
 from taskflow.core.errors import error_responses
 from taskflow.core.etag import etag
 from taskflow.core.idempotency import ETAG_HEADER_DOC, IdempotencyDep
 from taskflow.core.pagination import PAGE_HEADERS_DOC, Page, page_params, set_page_headers
 from taskflow.projects import policy, service
-from taskflow.projects.dependencies import IfMatch, LockedProject, ReadableProject
+from taskflow.projects import read_cache as read_generations
+from taskflow.projects.dependencies import IfMatch, LockedProject, ProjectId, ReadableProject
 from taskflow.projects.schemas import (
     MemberCreate,
     MemberRead,
@@ -27,6 +30,7 @@ from taskflow.projects.schemas import (
 from taskflow.users.schemas import UserSummary
 
 router = APIRouter(prefix="/projects", tags=["projects"])
+PROJECT_LIST = TypeAdapter(list[ProjectRead])
 
 Reader = Annotated[Principal, authorized(Scope.PROJECTS_READ)]
 Writer = Annotated[Principal, authorized(Scope.PROJECTS_WRITE)]
@@ -68,6 +72,7 @@ async def create_project(
     responses={200: {"headers": PAGE_HEADERS_DOC}, **error_responses(401, 403, 422)},
     summary="Projects the caller owns or is a member of (admins: all)",
 )
+@cached_read
 async def list_projects(
     request: Request,
     response: Response,
@@ -82,7 +87,13 @@ async def list_projects(
     sort: Annotated[
         ProjectSort, Query(description="A leading '-' sorts descending")
     ] = "-created_at",
-) -> list[ProjectRead]:
+) -> Response:
+    if (cached := cached_answer(request)) is not None:
+        return cached
+    cache = read_cache(request)
+    generations = (
+        await read_generations.for_everything_visible(cache, session, principal) if cache else None
+    )
     projects, total = await service.list_projects(
         session=session,
         principal=principal,
@@ -93,7 +104,8 @@ async def list_projects(
         sort=sort,
     )
     set_page_headers(request, response, page=page, total=total)
-    return [ProjectRead.of(access) for access in projects]
+    body = PROJECT_LIST.dump_json([ProjectRead.of(access) for access in projects])
+    return await answer(request, response, body, generations)
 
 
 @router.get(
@@ -101,10 +113,23 @@ async def list_projects(
     response_model=ProjectRead,
     responses={200: {"headers": ETAG_HEADER_DOC}, **error_responses(401, 403, 404, 422)},
 )
+@cached_read
 async def read_project(
-    principal: Reader, access: ReadableProject, response: Response
-) -> ProjectRead:
-    return _with_etag(response, access)
+    request: Request,
+    project_id: ProjectId,
+    principal: Reader,
+    session: SessionDep,
+    response: Response,
+) -> Response:
+    if (cached := cached_answer(request)) is not None:
+        return cached
+    cache = read_cache(request)
+    generations = (
+        await read_generations.for_projects(cache, principal, [project_id]) if cache else None
+    )
+    access = await service.get_access(session=session, principal=principal, project_id=project_id)
+    body = _with_etag(response, access).model_dump_json().encode()
+    return await answer(request, response, body, generations)
 
 
 @router.patch(
@@ -141,7 +166,9 @@ async def delete_project(
     principal: Writer, access: LockedProject, session: SessionDep, if_match: IfMatch = None
 ) -> None:
     policy.ensure_can_manage(access)
-    await service.delete_project(session=session, access=access, if_match=if_match)
+    await service.delete_project(
+        session=session, access=access, actor_id=principal.user.id, if_match=if_match
+    )
 
 
 # --- members ------------------------------------------------------------------------------
@@ -181,7 +208,11 @@ async def add_member(
 ) -> MemberRead:
     policy.ensure_can_manage(access)
     member = await service.add_member(
-        session=session, access=access, email=body.email, role=body.role
+        session=session,
+        access=access,
+        actor_id=principal.user.id,
+        email=body.email,
+        role=body.role,
     )
     return MemberRead(
         user=UserSummary.model_validate(member.user),
@@ -227,4 +258,6 @@ async def remove_member(
     session: SessionDep,
 ) -> None:
     policy.ensure_can_remove_member(access, principal, user_id)
-    await service.remove_member(session=session, access=access, user_id=user_id)
+    await service.remove_member(
+        session=session, access=access, actor_id=principal.user.id, user_id=user_id
+    )

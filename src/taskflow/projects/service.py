@@ -5,12 +5,26 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import Select, Subquery, case, func, literal, or_, select, union_all, update
+from sqlalchemy import (
+    Select,
+    Subquery,
+    case,
+    func,
+    literal,
+    or_,
+    select,
+    union,
+    union_all,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload
 from sqlalchemy.orm.exc import StaleDataError
 
+from taskflow.audit import service as audit
+from taskflow.audit.models import AuditEvent
 from taskflow.auth.principal import Principal
+from taskflow.core.cache import touch
 from taskflow.core.db import locked_for_update
 from taskflow.core.errors import Conflict, NotFound, PreconditionFailed, UnprocessableEntity
 from taskflow.core.etag import check_if_match
@@ -130,6 +144,7 @@ async def create_project(
     project.owner = principal.user
     session.add(project)
     await session.flush()
+    touch(session, users=[principal.user.id])
     return ProjectAccess(project=project, role=ProjectRole.OWNER)
 
 
@@ -155,15 +170,38 @@ async def update_project(
         if field in changes:
             setattr(access.project, field, changes[field])
     await flush_versioned(session)
+    touch(session, projects=[access.project.id])
     return access
 
 
 async def delete_project(
-    *, session: AsyncSession, access: ProjectAccess, if_match: str | None
+    *, session: AsyncSession, access: ProjectAccess, actor_id: int, if_match: str | None
 ) -> None:
     check_if_match(if_match, access.project.version)
-    await session.delete(access.project)
+    project = access.project
+    await session.delete(project)
     await flush_versioned(session)
+    touch(session, projects=[project.id])
+    audit.record(
+        session,
+        AuditEvent.PROJECT_DELETED,
+        actor_id=actor_id,
+        subject_user_id=project.owner_id,
+        details={"project_id": project.id, "name": project.name},
+    )
+
+
+async def projects_naming_user(*, session: AsyncSession, user_id: int) -> list[int]:
+    """Projects whose answers show this user: as owner, member, assignee or creator."""
+    rows = await session.scalars(
+        union(
+            select(Project.id).where(Project.owner_id == user_id),
+            select(ProjectMember.project_id).where(ProjectMember.user_id == user_id),
+            select(Task.project_id).where(Task.assignee_id == user_id),
+            select(Task.project_id).where(Task.created_by_id == user_id),
+        )
+    )
+    return list(rows)
 
 
 # --- members ------------------------------------------------------------------------------
@@ -212,7 +250,7 @@ async def list_members(
 
 
 async def add_member(
-    *, session: AsyncSession, access: ProjectAccess, email: str, role: MemberRole
+    *, session: AsyncSession, access: ProjectAccess, actor_id: int, email: str, role: MemberRole
 ) -> ProjectMember:
     user = await session.scalar(select(User).where(User.email == normalise_email(email)))
     if user is None or not user.is_active:
@@ -223,6 +261,14 @@ async def add_member(
     member.user = user
     session.add(member)
     await session.flush()
+    touch(session, projects=[access.project.id], users=[user.id])
+    audit.record(
+        session,
+        AuditEvent.MEMBER_ADDED,
+        actor_id=actor_id,
+        subject_user_id=user.id,
+        details={"project_id": access.project.id, "role": role.value},
+    )
     return member
 
 
@@ -243,10 +289,13 @@ async def change_member_role(
     member = await _get_member(session, access.project.id, user_id)
     member.role = role.value
     await session.flush()
+    touch(session, projects=[access.project.id])
     return member
 
 
-async def remove_member(*, session: AsyncSession, access: ProjectAccess, user_id: int) -> None:
+async def remove_member(
+    *, session: AsyncSession, access: ProjectAccess, actor_id: int, user_id: int
+) -> None:
     """Remove a member; tasks of this project assigned to it become unassigned."""
     member = await _get_member(session, access.project.id, user_id)
     await session.delete(member)
@@ -257,3 +306,11 @@ async def remove_member(*, session: AsyncSession, access: ProjectAccess, user_id
         .execution_options(synchronize_session=False)
     )
     await session.flush()
+    touch(session, projects=[access.project.id], users=[user_id])
+    audit.record(
+        session,
+        AuditEvent.MEMBER_REMOVED,
+        actor_id=actor_id,
+        subject_user_id=user_id,
+        details={"project_id": access.project.id, "role": member.role},
+    )

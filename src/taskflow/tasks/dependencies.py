@@ -15,14 +15,6 @@ from taskflow.tasks.service import TaskAccess
 TaskId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 
 
-async def task_access(
-    task_id: TaskId,
-    principal: Annotated[Principal, Depends(get_principal)],
-    session: SessionDep,
-) -> TaskAccess:
-    return await service.get_task_access(session=session, principal=principal, task_id=task_id)
-
-
 async def task_access_for_update(
     task_id: TaskId,
     principal: Annotated[Principal, Depends(get_principal)],
@@ -34,5 +26,4 @@ async def task_access_for_update(
     )
 
 
-ReadableTask = Annotated[TaskAccess, Depends(task_access)]
 LockedTask = Annotated[TaskAccess, Depends(task_access_for_update)]

@@ -4,20 +4,23 @@ from datetime import datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, status
+from pydantic import TypeAdapter
 from starlette.requests import Request
 from starlette.responses import Response
 
 from taskflow.auth.dependencies import authorized
 from taskflow.auth.principal import Principal, Scope
+from taskflow.core.cache import answer, cached_answer, cached_read, read_cache
 from taskflow.core.clock import as_utc
 from taskflow.core.deps import SessionDep
 from taskflow.core.errors import UnprocessableEntity, error_responses
 from taskflow.core.etag import etag
 from taskflow.core.idempotency import ETAG_HEADER_DOC, IdempotencyDep
 from taskflow.core.pagination import PAGE_HEADERS_DOC, Page, page_params, set_page_headers
+from taskflow.projects import read_cache as read_generations
 from taskflow.projects.dependencies import IfMatch
 from taskflow.tasks import service
-from taskflow.tasks.dependencies import LockedTask, ReadableTask
+from taskflow.tasks.dependencies import LockedTask, TaskId
 from taskflow.tasks.models import MAX_PRIORITY, MIN_PRIORITY, Task
 from taskflow.tasks.schemas import (
     BulkUpdate,
@@ -31,6 +34,7 @@ from taskflow.tasks.schemas import (
 )
 
 router = APIRouter(prefix="/tasks", tags=["tasks"])
+TASK_LIST = TypeAdapter(list[TaskRead])
 
 Reader = Annotated[Principal, authorized(Scope.TASKS_READ)]
 Writer = Annotated[Principal, authorized(Scope.TASKS_WRITE)]
@@ -80,6 +84,7 @@ async def create_task(
     responses={200: {"headers": PAGE_HEADERS_DOC}, **error_responses(401, 403, 422)},
     summary="Tasks of the projects the caller can see, filtered, sorted and paged",
 )
+@cached_read
 async def list_tasks(
     request: Request,
     response: Response,
@@ -110,7 +115,9 @@ async def list_tasks(
         datetime | None, Query(description="Due strictly after (UTC if no offset)")
     ] = None,
     sort: Annotated[TaskSort, Query(description="A leading '-' sorts descending")] = "-created_at",
-) -> list[TaskRead]:
+) -> Response:
+    if (cached := cached_answer(request)) is not None:
+        return cached
     if assignee == "me":
         if assignee_id is not None and assignee_id != principal.user.id:
             raise UnprocessableEntity(
@@ -127,11 +134,19 @@ async def list_tasks(
         due_before=as_utc(due_before) if due_before else None,
         due_after=as_utc(due_after) if due_after else None,
     )
+    cache = read_cache(request)
+    # "pending" and "overdue" change with the clock, not only with writes: never cached.
+    generations = (
+        await read_generations.for_everything_visible(cache, session, principal)
+        if cache is not None and status_filter not in ("pending", "overdue")
+        else None
+    )
     tasks, total = await service.list_tasks(
         session=session, principal=principal, filters=filters, page=page, sort=sort
     )
     set_page_headers(request, response, page=page, total=total)
-    return [TaskRead.model_validate(task) for task in tasks]
+    body = TASK_LIST.dump_json([TaskRead.model_validate(task) for task in tasks])
+    return await answer(request, response, body, generations)
 
 
 @router.post(
@@ -155,8 +170,24 @@ async def bulk_update(body: BulkUpdate, principal: Writer, session: SessionDep) 
     response_model=TaskRead,
     responses={200: {"headers": ETAG_HEADER_DOC}, **error_responses(401, 403, 404, 422)},
 )
-async def read_task(principal: Reader, access: ReadableTask, response: Response) -> TaskRead:
-    return _read(response, access.task)
+@cached_read
+async def read_task(
+    request: Request, task_id: TaskId, principal: Reader, session: SessionDep, response: Response
+) -> Response:
+    if (cached := cached_answer(request)) is not None:
+        return cached
+    cache = read_cache(request)
+    generations = None
+    if cache is not None:
+        # The counters of the task's project must be read before the task itself.
+        project_id = await service.project_of_task(session=session, task_id=task_id)
+        if project_id is not None:
+            generations = await read_generations.for_projects(cache, principal, [project_id])
+    access = await service.get_task_access(session=session, principal=principal, task_id=task_id)
+    if generations is not None and access.task.project_id != project_id:
+        generations = None  # moved in between: answer, but do not cache
+    body = _read(response, access.task).model_dump_json().encode()
+    return await answer(request, response, body, generations)
 
 
 @router.patch(

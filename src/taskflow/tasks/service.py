@@ -14,6 +14,7 @@ from sqlalchemy.orm import contains_eager, joinedload
 
 from taskflow.auth.principal import Principal
 from taskflow.core import clock
+from taskflow.core.cache import touch
 from taskflow.core.db import locked_for_update
 from taskflow.core.errors import Forbidden, NotFound, UnprocessableEntity
 from taskflow.core.etag import check_if_match
@@ -113,6 +114,11 @@ def visible_tasks(principal: Principal) -> Select[Task, str]:
     )
 
 
+async def project_of_task(*, session: AsyncSession, task_id: int) -> int | None:
+    """The project a task is in, whoever may see it (for cache bookkeeping only)."""
+    return await session.scalar(select(Task.project_id).where(Task.id == task_id))
+
+
 async def get_task_access(
     *, session: AsyncSession, principal: Principal, task_id: int, for_update: bool = False
 ) -> TaskAccess:
@@ -201,6 +207,7 @@ async def create_task(
     )
     session.add(task)
     await session.flush()
+    touch(session, projects=[project.id])
     return task
 
 
@@ -223,6 +230,7 @@ async def update_task(
     if "is_completed" in changes:
         _set_completion(task, changes["is_completed"])
     await projects_service.flush_versioned(session)
+    touch(session, projects=[task.project_id])
     return task
 
 
@@ -240,6 +248,7 @@ async def delete_task(*, session: AsyncSession, access: TaskAccess, if_match: st
     check_if_match(if_match, access.task.version)
     await session.delete(access.task)
     await projects_service.flush_versioned(session)
+    touch(session, projects=[access.task.project_id])
 
 
 def _ids(ids: Collection[int]) -> str:
@@ -299,6 +308,7 @@ async def bulk_update(
         .values(**values)
         .execution_options(synchronize_session=False)
     )
+    touch(session, projects={row.project_id for row in rows})
     return len(ids)
 
 
@@ -341,6 +351,8 @@ async def move_task(
         session=session, project=target.project, user_id=task.assignee_id
     ):
         task.assignee = None
+    source_id = task.project_id
     task.project = target.project
     await projects_service.flush_versioned(session)
+    touch(session, projects=[source_id, target.project.id])
     return task

@@ -2,21 +2,25 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from taskflow.audit import service as audit
+from taskflow.audit.models import AuditEvent
 from taskflow.auth import service as auth_service
 from taskflow.auth.policy import SessionRequired
 from taskflow.auth.principal import Principal
 from taskflow.config import Settings
+from taskflow.core.cache import touch
 from taskflow.core.email import Mailer
 from taskflow.core.errors import Conflict
 from taskflow.core.pagination import Page
 from taskflow.core.security import PasswordHasher
+from taskflow.projects import service as projects_service
 from taskflow.users import policy
 from taskflow.users.models import Role, User, normalise_email
 
@@ -122,12 +126,22 @@ async def update_user(
             user.email = new_email
             user.is_verified = False
             email_changed = True
+    old_role, was_active = str(user.role), user.is_active
     for field in ("full_name", "role", "is_active"):
         if field in changes:
             setattr(user, field, changes[field])
     await _flush_unique_email(session)
-    if changes.get("is_active") is False:
-        await auth_service.revoke_all_sessions(session=session, user_id=user.id)
+    await _forget_cached(session, user, changes.keys())
+    if str(user.role) != old_role:
+        audit.record(
+            session,
+            AuditEvent.ROLE_CHANGED,
+            actor_id=principal.user.id,
+            subject_user_id=user.id,
+            details={"from": old_role, "to": str(user.role)},
+        )
+    if was_active and not user.is_active:
+        await _ended(session, principal, user)
     if email_changed:
         await auth_service.send_verification(
             session=session, settings=settings, mailer=mailer, user=user
@@ -137,16 +151,39 @@ async def update_user(
 
 async def deactivate_self(*, session: AsyncSession, principal: Principal) -> None:
     policy.ensure_can_deactivate_self(principal)
-    await _deactivate(session, principal.user)
+    await _deactivate(session, principal, principal.user)
 
 
 async def deactivate_user(*, session: AsyncSession, principal: Principal, user: User) -> None:
     policy.ensure_can_deactivate(principal, user)
-    await _deactivate(session, user)
+    await _deactivate(session, principal, user)
 
 
-async def _deactivate(session: AsyncSession, user: User) -> None:
+async def _deactivate(session: AsyncSession, principal: Principal, user: User) -> None:
     """Deactivate (never erase) an account: its tokens and keys stop working at once."""
+    was_active = user.is_active
     user.is_active = False
     await session.flush()
+    await _forget_cached(session, user, {"is_active"})
+    if was_active:
+        await _ended(session, principal, user)
+
+
+async def _ended(session: AsyncSession, principal: Principal, user: User) -> None:
     await auth_service.revoke_all_sessions(session=session, user_id=user.id)
+    audit.record(
+        session, AuditEvent.USER_DEACTIVATED, actor_id=principal.user.id, subject_user_id=user.id
+    )
+
+
+async def _forget_cached(session: AsyncSession, user: User, fields: Iterable[str]) -> None:
+    """Retire cached reads that show this user: its principal always; what it sees when its
+    role or active flag changes; the projects and tasks that name it when its name or email
+    changes."""
+    fields = set(fields)
+    touch(session, auth=[user.id], users=[user.id] if fields & {"role", "is_active"} else ())
+    if fields & {"full_name", "email"}:
+        touch(
+            session,
+            projects=await projects_service.projects_naming_user(session=session, user_id=user.id),
+        )

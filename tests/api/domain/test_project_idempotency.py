@@ -316,6 +316,6 @@ async def test_redis_key_is_kept_for_24_hours(
 
     assert first.status_code == 201, first.text
     redis: Redis = app.state.redis
-    [stored] = await redis.keys("taskflow:idempotency:*")
+    [stored] = await redis.keys(f"{app.state.settings.redis_key_prefix}:idempotency:*")
     ttl = await redis.ttl(stored)
     assert DAY.total_seconds() - 60 < ttl <= DAY.total_seconds()

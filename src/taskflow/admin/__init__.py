@@ -1,0 +1,1 @@
+"""Administrators' views across the whole service."""

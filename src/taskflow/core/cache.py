@@ -1,0 +1,269 @@
+"""Read cache in Redis, invalidated by generation counters rather than by finding keys.
+
+Every cached entry records the generation counters it was built from, e.g.
+`{"tf:gen:user:7": "3", "tf:gen:project:12": "9", ...}`. A write bumps (INCR) the counters
+of what it changed after its transaction commits: the project's counter for anything in a
+project, the user's counter when the set of projects the user sees changes, the user's
+"auth" counter when the user (its role, active flag, profile) or its API keys change. A read
+takes an entry only if every counter it recorded still has the same value, checked inside
+Redis by one Lua script, so a hit is one round trip and a bump never has to look for keys.
+
+Counters are read before the database is, so a write that commits while an entry is being
+built leaves that entry stale on arrival, never wrongly fresh. If a bump cannot reach Redis,
+the process bumps the global epoch, on which every entry depends, as soon as Redis answers
+again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+import structlog
+from redis.asyncio import Redis
+from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.requests import Request
+from starlette.responses import Response
+
+from taskflow.core.db import SESSION_CACHE_KEY, after_commit, after_rollback
+from taskflow.core.metrics import CACHE_HITS, CACHE_MISSES
+from taskflow.core.redis import RedisGuard
+
+log = structlog.get_logger("taskflow.cache")
+EndpointT = TypeVar("EndpointT", bound=Callable[..., Any])
+
+GENERATION_TTL_SECONDS = 7 * 24 * 3600
+_TOUCHED_KEY = "taskflow.cache.touched"
+
+# Returns, for each key, the stored value if every generation it recorded is current.
+_FETCH_FRESH = """
+local out = {}
+for i, key in ipairs(KEYS) do
+  local raw = redis.call('GET', key)
+  local value = false
+  if raw then
+    local entry = cjson.decode(raw)
+    value = entry['v']
+    for gen_key, expected in pairs(entry['d']) do
+      if (redis.call('GET', gen_key) or '0') ~= expected then
+        value = false
+        break
+      end
+    end
+  end
+  out[i] = value
+end
+return out
+"""
+
+
+def digest(*parts: str) -> str:
+    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:32]
+
+
+class Cache:
+    def __init__(self, guard: RedisGuard, *, ttl_seconds: int, prefix: str) -> None:
+        self.guard = guard
+        self.ttl_seconds = ttl_seconds
+        self.prefix = prefix
+        self.epoch = self.key("gen", "epoch")
+        # Bumped by every change: what an administrator's reads depend on.
+        self.everything = self.key("gen", "all")
+        self._fetch_script = guard.redis.register_script(_FETCH_FRESH)
+
+    def key(self, *parts: object) -> str:
+        return ":".join([self.prefix, *map(str, parts)])
+
+    def user_generation(self, user_id: int) -> str:
+        """Bumped when the set of projects the user sees changes."""
+        return self.key("gen", "user", user_id)
+
+    def auth_generation(self, user_id: int) -> str:
+        """Bumped when the user, its role, its active flag or its API keys change."""
+        return self.key("gen", "auth", user_id)
+
+    def project_generation(self, project_id: int) -> str:
+        """Bumped when the project, its members or its tasks change."""
+        return self.key("gen", "project", project_id)
+
+    async def fetch(self, keys: Sequence[str]) -> list[str | None]:
+        """The fresh value of each key, or None (also for every key while Redis is down)."""
+
+        async def run(redis: Redis) -> list[str | None]:
+            values = await self._fetch_script(keys=list(keys), client=redis)
+            return [value.decode() if isinstance(value, bytes) else value for value in values]
+
+        return await self.guard.call(run, [None] * len(keys))
+
+    async def generations(self, keys: Iterable[str]) -> dict[str, str] | None:
+        """Current values of generation counters (0 if never bumped); None if Redis is down."""
+        wanted = sorted({*keys, self.epoch})
+
+        async def run(redis: Redis) -> dict[str, str] | None:
+            values = await redis.mget(wanted)
+            return {
+                key: value.decode() if isinstance(value, bytes) else (value or "0")
+                for key, value in zip(wanted, values, strict=True)
+            }
+
+        return await self.guard.call(run, None)
+
+    async def store(self, key: str, value: str, generations: Mapping[str, str]) -> None:
+        entry = json.dumps({"d": dict(generations), "v": value}, separators=(",", ":"))
+
+        async def run(redis: Redis) -> None:
+            await redis.set(key, entry, ex=self.ttl_seconds)
+
+        await self.guard.call(run, None)
+
+    async def bump(self, keys: Iterable[str]) -> None:
+        counters = sorted(set(keys))
+
+        async def run(redis: Redis) -> bool:
+            async with redis.pipeline(transaction=False) as pipe:
+                for counter in counters:
+                    pipe.incr(counter)
+                    pipe.expire(counter, GENERATION_TTL_SECONDS)
+                await pipe.execute()
+            return True
+
+        if not await self.guard.call(run, False):
+            # Entries may now hide this write: retire them all once Redis is back.
+            self.guard.on_recovery(self._bump_epoch)
+
+    async def _bump_epoch(self) -> None:
+        await self.guard.redis.incr(self.epoch)
+        log.info("cache_epoch_bumped", reason="writes during a Redis outage")
+
+
+def record_hit(hit: bool) -> None:
+    (CACHE_HITS if hit else CACHE_MISSES).inc()
+
+
+# --- invalidation from services -----------------------------------------------------------
+
+
+@dataclass
+class _Touched:
+    keys: set[str] = field(default_factory=set)
+
+
+def touch(
+    session: AsyncSession,
+    *,
+    projects: Iterable[int] = (),
+    users: Iterable[int] = (),
+    auth: Iterable[int] = (),
+) -> None:
+    """Mark cached reads that this transaction changes; they are retired after it commits."""
+    cache: Cache | None = session.info.get(SESSION_CACHE_KEY)
+    if cache is None:
+        return
+    touched: _Touched | None = session.info.get(_TOUCHED_KEY)
+    if touched is None:
+        touched = session.info[_TOUCHED_KEY] = _Touched()
+
+        async def bump_after_commit() -> None:
+            pending = session.info.pop(_TOUCHED_KEY, None)
+            if pending is not None and pending.keys:
+                await cache.bump(pending.keys)
+
+        async def forget() -> None:
+            session.info.pop(_TOUCHED_KEY, None)
+
+        after_commit(session, bump_after_commit)
+        after_rollback(session, forget)
+    touched.keys.add(cache.everything)
+    touched.keys.update(cache.project_generation(p) for p in projects)
+    touched.keys.update(cache.user_generation(u) for u in users)
+    touched.keys.update(cache.auth_generation(u) for u in auth)
+
+
+# --- cached reads in routes ---------------------------------------------------------------
+
+_ROUTE_MARK = "taskflow_cached_read"
+# The headers of an answer that belong to it and are cached with it.
+_KEPT_HEADERS = frozenset({"etag", "link", "x-total-count"})
+_STATE_KEY = "cached_read_key"
+_STATE_VALUE = "cached_read_value"
+
+
+def cached_read(endpoint: EndpointT) -> EndpointT:
+    """Mark a GET route whose answers are cached per caller and query."""
+    setattr(endpoint, _ROUTE_MARK, True)
+    return endpoint
+
+
+def read_key(cache: Cache, request: Request, caller: str) -> str | None:
+    """The cache key of this request's answer for this caller, if its route is cached."""
+    route = request.scope.get("route")
+    if request.method != "GET" or not getattr(getattr(route, "endpoint", None), _ROUTE_MARK, False):
+        return None
+    url = request.url
+    return cache.key("r", caller, digest(url.netloc, url.path, url.query))
+
+
+def remember_lookup(request: Request, key: str, value: str | None) -> None:
+    """Keep what the authentication step fetched along with the principal."""
+    setattr(request.state, _STATE_KEY, key)
+    setattr(request.state, _STATE_VALUE, value)
+
+
+def cached_answer(request: Request) -> Response | None:
+    """The cached answer to send instead of doing the work, or None (and count the miss)."""
+    if getattr(request.state, _STATE_KEY, None) is None:
+        return None
+    value: str | None = getattr(request.state, _STATE_VALUE, None)
+    record_hit(value is not None)
+    if value is None:
+        return None
+    entry = json.loads(value)
+    return Response(
+        content=entry["b"].encode(),
+        status_code=entry["s"],
+        headers=entry["h"],
+        media_type="application/json",
+    )
+
+
+async def store_answer(
+    request: Request,
+    *,
+    body: bytes,
+    headers: Mapping[str, str],
+    generations: Mapping[str, str] | None,
+    status_code: int = 200,
+) -> None:
+    """Cache this answer under the request's key, built from these generation counters."""
+    key = getattr(request.state, _STATE_KEY, None)
+    cache: Cache | None = getattr(request.app.state, "cache", None)
+    if key is None or cache is None or generations is None:
+        return
+    value = json.dumps({"s": status_code, "b": body.decode(), "h": dict(headers)})
+    await cache.store(key, value, generations)
+
+
+def read_cache(request: Request) -> Cache | None:
+    """The cache, if this request's answer is to be cached (a cached route, Redis on)."""
+    if getattr(request.state, _STATE_KEY, None) is None:
+        return None
+    cache: Cache | None = getattr(request.app.state, "cache", None)
+    return cache
+
+
+async def answer(
+    request: Request,
+    response: Response,
+    body: bytes,
+    generations: Mapping[str, str] | None,
+) -> Response:
+    """The JSON answer with the headers the route set, cached when `generations` are given."""
+    headers = {
+        name: value for name, value in response.headers.items() if name.lower() in _KEPT_HEADERS
+    }
+    if generations is not None:
+        await store_answer(request, body=body, headers=headers, generations=generations)
+    return Response(content=body, headers=headers, media_type="application/json")
