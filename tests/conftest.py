@@ -15,6 +15,7 @@ import pytest
 from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 from httpx import ASGITransport, AsyncClient
+from pydantic import SecretStr
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 from sqlalchemy import make_url
@@ -116,20 +117,28 @@ async def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+@pytest.fixture(scope="session")
+def sqlite_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where this worker's SQLite tests keep their database: one path, so their settings
+    (and so their app, see `app`) are the same from test to test."""
+    return tmp_path_factory.mktemp("sqlite-db") / "taskflow.db"
+
+
 @pytest.fixture
 async def database_url(
     request: pytest.FixtureRequest,
     postgres_url: str,
     postgres_cleaner: asyncpg.Connection,
     sqlite_template: Path,
-    tmp_path: Path,
+    sqlite_path: Path,
 ) -> AsyncIterator[str]:
     """The database of one test: the worker's PostgreSQL database, emptied after the test, or
     (parametrised indirectly with "sqlite") a fresh copy of the migrated SQLite template."""
     if getattr(request, "param", "postgresql") == "sqlite":
-        target = tmp_path / "taskflow.db"
-        shutil.copyfile(sqlite_template, target)
-        yield f"sqlite+aiosqlite:///{target}"
+        for leftover in sqlite_path.parent.glob(f"{sqlite_path.name}*"):
+            leftover.unlink()  # the database and its -wal and -shm files
+        shutil.copyfile(sqlite_template, sqlite_path)
+        yield f"sqlite+aiosqlite:///{sqlite_path}"
         return
     yield postgres_url
     tables = ", ".join(f'"{table.name}"' for table in Base.metadata.sorted_tables)
@@ -224,9 +233,27 @@ def settings(
     )
 
 
+_apps: dict[str, FastAPI] = {}
+
+
+def _app_for(settings: Settings) -> FastAPI:
+    """One app per distinct settings in this worker. Building an app's routes is the costly
+    part (tens of milliseconds); every test still runs the app's own lifespan, so it gets
+    fresh database pools, Redis client, limiter and cache state."""
+    key = repr(
+        {
+            name: value.get_secret_value() if isinstance(value, SecretStr) else value
+            for name, value in settings
+        }
+    )
+    if key not in _apps:
+        _apps[key] = create_app(settings)
+    return _apps[key]
+
+
 @pytest.fixture
 async def app(settings: Settings) -> AsyncIterator[FastAPI]:
-    application = create_app(settings)
+    application = _app_for(settings)
     async with LifespanManager(application):
         yield application
 
