@@ -20,6 +20,7 @@ from taskflow.api_keys.router import router as api_keys_router
 from taskflow.audit.router import router as audit_router
 from taskflow.auth.router import router as auth_router
 from taskflow.config import Settings, get_settings
+from taskflow.core import openapi
 from taskflow.core.cache import Cache
 from taskflow.core.db import Database
 from taskflow.core.email import create_email_sender
@@ -166,6 +167,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     install_exception_handlers(app)
+    openapi.install(app)
     app.include_router(health_router)
     # With a prefix, FastAPI skips walking every route at include time (a third of start-up).
     app.include_router(_api_router(), prefix=API_PREFIX)

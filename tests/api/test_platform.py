@@ -49,7 +49,9 @@ async def crashing_app(app: FastAPI) -> FastAPI:
     async def crash() -> None:
         raise RuntimeError("boom: secret-internal-detail at /srv/taskflow/db.py")
 
-    app.add_api_route("/test-crash", crash, methods=["GET"])
+    # The app is reused across tests with the same settings: add the route once.
+    if not any(getattr(route, "path", None) == "/test-crash" for route in app.router.routes):
+        app.add_api_route("/test-crash", crash, methods=["GET"])
     return app
 
 

@@ -599,8 +599,8 @@ async def test_admin_reads_any_user_and_a_missing_id_is_404(
     assert_error(missing, 404, "not_found")
 
 
-@pytest.mark.parametrize("user_id", ["0", "abc", str(2**63)])
-async def test_malformed_user_id_is_422(
+@pytest.mark.parametrize("user_id", ["0", str(2**63)])
+async def test_an_out_of_range_user_id_is_422(
     client: AsyncClient, users: UserFactory, user_id: str
 ) -> None:
     admin = await users.admin()
@@ -608,6 +608,17 @@ async def test_malformed_user_id_is_422(
     response = await client.get(f"/api/v1/users/{user_id}", headers=users.headers(admin))
 
     assert_error(response, 422, "validation_error")
+
+
+@pytest.mark.parametrize("user_id", ["abc", "-1", "1.5"])
+async def test_a_user_id_that_is_not_a_number_matches_no_route(
+    client: AsyncClient, users: UserFactory, user_id: str
+) -> None:
+    admin = await users.admin()
+
+    response = await client.get(f"/api/v1/users/{user_id}", headers=users.headers(admin))
+
+    assert_error(response, 404, "not_found")
 
 
 # --- PATCH /users/{id} ---------------------------------------------------------------------

@@ -13,6 +13,7 @@ from taskflow.auth.principal import Principal
 from taskflow.core.deps import SessionDep
 from taskflow.core.errors import error_responses
 from taskflow.core.pagination import PAGE_HEADERS_DOC, Page, page_params, set_page_headers
+from taskflow.core.types import MAX_ID
 
 # Keys are managed only from a logged-in session: a key can never mint or revoke keys.
 router = APIRouter(prefix="/api-keys", tags=["api keys"])
@@ -58,13 +59,13 @@ async def list_api_keys(
 
 
 @router.delete(
-    "/{key_id}",
+    "/{key_id:int}",
     status_code=status.HTTP_204_NO_CONTENT,
     responses=error_responses(401, 403, 404, 422),
     summary="Revoke one of the caller's API keys",
 )
 async def delete_api_key(
-    key_id: Annotated[int, Path(ge=1, le=2**63 - 1)],
+    key_id: Annotated[int, Path(ge=1, le=MAX_ID)],
     principal: SessionPrincipal,
     session: SessionDep,
 ) -> None:

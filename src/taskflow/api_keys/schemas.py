@@ -1,18 +1,17 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from taskflow.auth.principal import Scope
-from taskflow.users.schemas import RequestModel
+from taskflow.core.types import RequestModel, ShortName
 
 MAX_KEY_LIFETIME_DAYS = 3650
 
 
 class ApiKeyCreate(RequestModel):
-    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+    name: ShortName
     scopes: list[Scope] = Field(min_length=1, max_length=len(Scope))
     expires_in_days: int | None = Field(
         default=None,

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
@@ -12,10 +11,10 @@ from taskflow.audit.models import AuditEvent
 from taskflow.audit.schemas import AuditEntryRead
 from taskflow.auth.dependencies import authorized
 from taskflow.auth.principal import Principal, Scope
-from taskflow.core.clock import as_utc
 from taskflow.core.deps import SessionDep
 from taskflow.core.errors import error_responses
 from taskflow.core.pagination import PAGE_HEADERS_DOC, Page, page_params, set_page_headers
+from taskflow.core.types import MAX_ID, Timestamp
 
 router = APIRouter(tags=["audit"])
 LIST_RESPONSES = {200: {"headers": PAGE_HEADERS_DOC}, **error_responses(401, 403, 422)}
@@ -46,17 +45,17 @@ async def admin_audit(
     session: SessionDep,
     page: Annotated[Page, Depends(page_params)],
     user_id: Annotated[
-        int | None, Query(ge=1, le=2**63 - 1, description="Entries by or about this user")
+        int | None, Query(ge=1, le=MAX_ID, description="Entries by or about this user")
     ] = None,
     event: AuditEvent | None = None,
-    since: Annotated[datetime | None, Query(description="At or after (UTC if no offset)")] = None,
-    until: Annotated[datetime | None, Query(description="Before (UTC if no offset)")] = None,
+    since: Annotated[Timestamp | None, Query(description="At or after")] = None,
+    until: Annotated[Timestamp | None, Query(description="Before")] = None,
 ) -> list[AuditEntryRead]:
     filters = service.AuditFilters(
         user_id=user_id,
         event=event,
-        since=as_utc(since) if since else None,
-        until=as_utc(until) if until else None,
+        since=since,
+        until=until,
     )
     return await _page_of(request, response, session, filters, page)
 

@@ -4,6 +4,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, status
 from fastapi.security import OAuth2PasswordRequestForm
+from starlette.requests import Request
+from starlette.responses import Response
 
 from taskflow.auth import service
 from taskflow.auth.dependencies import authorized, limited_per_ip
@@ -19,6 +21,7 @@ from taskflow.auth.schemas import (
 )
 from taskflow.core.deps import HasherDep, MailerDep, SessionDep, SettingsDep
 from taskflow.core.errors import error_responses
+from taskflow.core.idempotency import LOCATION_DOC
 from taskflow.users import service as users_service
 from taskflow.users.schemas import UserCreate, UserRead
 
@@ -35,11 +38,13 @@ def _token_response(pair: service.TokenPair) -> TokenResponse:
     "/register",
     status_code=status.HTTP_201_CREATED,
     response_model=UserRead,
-    responses=error_responses(409, 422, 429),
+    responses={201: {"headers": LOCATION_DOC}, **error_responses(409, 422, 429)},
     dependencies=[limited_per_ip("register")],
     summary="Create an account and send a verification email",
 )
 async def register(
+    request: Request,
+    response: Response,
     body: UserCreate,
     session: SessionDep,
     hasher: HasherDep,
@@ -55,6 +60,7 @@ async def register(
         password=body.password,
         full_name=body.full_name,
     )
+    response.headers["Location"] = str(request.url_for("read_user", user_id=user.id))
     return UserRead.model_validate(user)
 
 

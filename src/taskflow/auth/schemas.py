@@ -4,7 +4,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field
 
-from taskflow.users.schemas import Email, Password, RequestModel
+from taskflow.core.types import Email, Password, RequestModel
 
 OpaqueToken = Annotated[str, Field(min_length=1, max_length=512)]
 

@@ -10,6 +10,7 @@ import structlog
 from fastapi import FastAPI
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
+from fastapi.routing import iter_route_contexts
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import Request
@@ -212,6 +213,8 @@ async def _http_exception_handler(request: Request, exc: StarletteHTTPException)
     headers = dict(exc.headers or {})
     if exc.status_code == 401:
         headers.setdefault("WWW-Authenticate", "Bearer")
+    if exc.status_code == 405:
+        headers["Allow"] = _allowed_methods(request)
     return error_response(
         request,
         status_code=exc.status_code,
@@ -219,6 +222,18 @@ async def _http_exception_handler(request: Request, exc: StarletteHTTPException)
         error=error_code_for_status(exc.status_code),
         headers=headers,
     )
+
+
+def _allowed_methods(request: Request) -> str:
+    """Every method some route serves at this path (the router's own 405 names only the
+    first route's, while a path such as /users/me has one route per method)."""
+    path = request.url.path
+    methods: set[str] = set()
+    for route in iter_route_contexts(request.app.routes):
+        regex = getattr(route, "path_regex", None)
+        if regex is not None and route.methods and regex.match(path):
+            methods.update(route.methods)
+    return ", ".join(sorted(methods))
 
 
 def install_exception_handlers(app: FastAPI) -> None:

@@ -48,6 +48,10 @@ _KEPT_HEADERS = ("etag", "location")
 ETAG_HEADER_DOC = {
     "ETag": {"description": "Strong validator for If-Match", "schema": {"type": "string"}}
 }
+LOCATION_DOC = {
+    "Location": {"description": "URL of the new resource", "schema": {"type": "string"}}
+}
+CREATED_HEADERS_DOC = {**ETAG_HEADER_DOC, **LOCATION_DOC}
 
 
 class IdempotencyRecord(Base):

@@ -103,7 +103,8 @@ class RequestMetrics:
             return
         for context in iter_route_contexts(routes):
             route: object = context.original_route
-            template = context.path or UNMATCHED_ROUTE
+            # path_format: /tasks/{task_id}, without the :int of the path convertor.
+            template = context.path_format or UNMATCHED_ROUTE
             if isinstance(route, Mount):
                 route, template = route.app, f"{template}/{{path}}"
             self._templates.setdefault(id(route), (route, template))

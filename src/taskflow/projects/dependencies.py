@@ -9,10 +9,11 @@ from fastapi import Depends, Header, Path
 from taskflow.auth.dependencies import get_principal
 from taskflow.auth.principal import Principal
 from taskflow.core.deps import SessionDep
+from taskflow.core.types import MAX_ID
 from taskflow.projects import service
 from taskflow.projects.policy import ProjectAccess
 
-ProjectId = Annotated[int, Path(ge=1, le=2**63 - 1)]
+ProjectId = Annotated[int, Path(ge=1, le=MAX_ID)]
 IfMatch = Annotated[
     str | None,
     Header(max_length=1024, description="An ETag from a GET; the write fails with 412 if stale"),

@@ -13,8 +13,9 @@ from taskflow.core.cache import answer, cached_answer, cached_read, read_cache
 from taskflow.core.deps import SessionDep
 from taskflow.core.errors import error_responses
 from taskflow.core.etag import etag
-from taskflow.core.idempotency import ETAG_HEADER_DOC, IdempotencyDep
+from taskflow.core.idempotency import CREATED_HEADERS_DOC, ETAG_HEADER_DOC, IdempotencyDep
 from taskflow.core.pagination import PAGE_HEADERS_DOC, Page, page_params, set_page_headers
+from taskflow.core.types import MAX_ID, SearchQuery
 from taskflow.projects import policy, service
 from taskflow.projects import read_cache as read_generations
 from taskflow.projects.dependencies import IfMatch, LockedProject, ProjectId, ReadableProject
@@ -45,10 +46,11 @@ def _with_etag(response: Response, access: policy.ProjectAccess) -> ProjectRead:
     "",
     status_code=status.HTTP_201_CREATED,
     response_model=ProjectRead,
-    responses={201: {"headers": ETAG_HEADER_DOC}, **error_responses(401, 403, 409, 422)},
+    responses={201: {"headers": CREATED_HEADERS_DOC}, **error_responses(401, 403, 409, 422)},
     summary="Create a project owned by the caller",
 )
 async def create_project(
+    request: Request,
     body: ProjectCreate,
     response: Response,
     principal: Writer,
@@ -62,6 +64,7 @@ async def create_project(
         session=session, principal=principal, name=body.name, description=body.description
     )
     result = _with_etag(response, access)
+    response.headers["Location"] = str(request.url_for("read_project", project_id=result.id))
     await idempotency.complete(status.HTTP_201_CREATED, result, headers=response.headers)
     return result
 
@@ -81,9 +84,7 @@ async def list_projects(
     page: Annotated[Page, Depends(page_params)],
     my_projects_only: Annotated[bool, Query(description="Only projects the caller owns")] = False,
     include_archived: bool = False,
-    search: Annotated[
-        str | None, Query(max_length=200, description="Part of the name or description")
-    ] = None,
+    search: SearchQuery = None,
     sort: Annotated[
         ProjectSort, Query(description="A leading '-' sorts descending")
     ] = "-created_at",
@@ -109,7 +110,7 @@ async def list_projects(
 
 
 @router.get(
-    "/{project_id}",
+    "/{project_id:int}",
     response_model=ProjectRead,
     responses={200: {"headers": ETAG_HEADER_DOC}, **error_responses(401, 403, 404, 422)},
 )
@@ -133,7 +134,7 @@ async def read_project(
 
 
 @router.patch(
-    "/{project_id}",
+    "/{project_id:int}",
     response_model=ProjectRead,
     responses={200: {"headers": ETAG_HEADER_DOC}, **error_responses(401, 403, 404, 412, 422)},
     summary="Rename, describe, archive or unarchive a project (owner or admin)",
@@ -157,7 +158,7 @@ async def update_project(
 
 
 @router.delete(
-    "/{project_id}",
+    "/{project_id:int}",
     status_code=status.HTTP_204_NO_CONTENT,
     responses=error_responses(401, 403, 404, 412, 422),
     summary="Delete a project and its tasks (owner or admin)",
@@ -175,7 +176,7 @@ async def delete_project(
 
 
 @router.get(
-    "/{project_id}/members",
+    "/{project_id:int}/members",
     response_model=list[MemberRead],
     responses={200: {"headers": PAGE_HEADERS_DOC}, **error_responses(401, 403, 404, 422)},
     summary="The owner and the members of a project",
@@ -197,7 +198,7 @@ async def list_members(
 
 
 @router.post(
-    "/{project_id}/members",
+    "/{project_id:int}/members",
     status_code=status.HTTP_201_CREATED,
     response_model=MemberRead,
     responses=error_responses(401, 403, 404, 409, 422),
@@ -222,13 +223,13 @@ async def add_member(
 
 
 @router.patch(
-    "/{project_id}/members/{user_id}",
+    "/{project_id:int}/members/{user_id:int}",
     response_model=MemberRead,
     responses=error_responses(401, 403, 404, 422),
     summary="Change a member's role (owner or admin)",
 )
 async def change_member_role(
-    user_id: Annotated[int, Path(ge=1, le=2**63 - 1)],
+    user_id: Annotated[int, Path(ge=1, le=MAX_ID)],
     body: MemberUpdate,
     principal: Writer,
     access: ReadableProject,
@@ -246,13 +247,13 @@ async def change_member_role(
 
 
 @router.delete(
-    "/{project_id}/members/{user_id}",
+    "/{project_id:int}/members/{user_id:int}",
     status_code=status.HTTP_204_NO_CONTENT,
     responses=error_responses(401, 403, 404, 422),
     summary="Remove a member (owner or admin), or leave the project (the member itself)",
 )
 async def remove_member(
-    user_id: Annotated[int, Path(ge=1, le=2**63 - 1)],
+    user_id: Annotated[int, Path(ge=1, le=MAX_ID)],
     principal: Writer,
     access: ReadableProject,
     session: SessionDep,

@@ -1,16 +1,17 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field
 
+from taskflow.core.types import Description, Email, Name, RequestModel, left_out
 from taskflow.projects.models import MemberRole
 from taskflow.projects.policy import ProjectAccess, ProjectRole
-from taskflow.users.schemas import Email, RequestModel, UserSummary, left_out
+from taskflow.users.schemas import UserSummary
 
-ProjectName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-ProjectDescription = Annotated[str, Field(max_length=5000)]
+ProjectName = Name
+ProjectDescription = Description
 ProjectSort = Literal["name", "-name", "created_at", "-created_at", "updated_at", "-updated_at"]
 
 

@@ -9,10 +9,11 @@ from fastapi import Depends, Path
 from taskflow.auth.dependencies import get_principal
 from taskflow.auth.principal import Principal
 from taskflow.core.deps import SessionDep
+from taskflow.core.types import MAX_ID
 from taskflow.tasks import service
 from taskflow.tasks.service import TaskAccess
 
-TaskId = Annotated[int, Path(ge=1, le=2**63 - 1)]
+TaskId = Annotated[int, Path(ge=1, le=MAX_ID)]
 
 
 async def task_access_for_update(

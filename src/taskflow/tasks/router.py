@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, status
@@ -11,12 +10,12 @@ from starlette.responses import Response
 from taskflow.auth.dependencies import authorized
 from taskflow.auth.principal import Principal, Scope
 from taskflow.core.cache import answer, cached_answer, cached_read, read_cache
-from taskflow.core.clock import as_utc
 from taskflow.core.deps import SessionDep
-from taskflow.core.errors import UnprocessableEntity, error_responses
+from taskflow.core.errors import error_responses
 from taskflow.core.etag import etag
-from taskflow.core.idempotency import ETAG_HEADER_DOC, IdempotencyDep
+from taskflow.core.idempotency import CREATED_HEADERS_DOC, ETAG_HEADER_DOC, IdempotencyDep
 from taskflow.core.pagination import PAGE_HEADERS_DOC, Page, page_params, set_page_headers
+from taskflow.core.types import MAX_ID, SearchQuery, Timestamp
 from taskflow.projects import read_cache as read_generations
 from taskflow.projects.dependencies import IfMatch
 from taskflow.tasks import service
@@ -50,10 +49,11 @@ def _read(response: Response, task: Task) -> TaskRead:
     "",
     status_code=status.HTTP_201_CREATED,
     response_model=TaskRead,
-    responses={201: {"headers": ETAG_HEADER_DOC}, **error_responses(401, 403, 404, 409, 422)},
+    responses={201: {"headers": CREATED_HEADERS_DOC}, **error_responses(401, 403, 404, 409, 422)},
     summary="Create a task in a project the caller may edit",
 )
 async def create_task(
+    request: Request,
     body: TaskCreate,
     response: Response,
     principal: Writer,
@@ -74,6 +74,7 @@ async def create_task(
         assignee_id=body.assignee_id,
     )
     result = _read(response, task)
+    response.headers["Location"] = str(request.url_for("read_task", task_id=task.id))
     await idempotency.complete(status.HTTP_201_CREATED, result, headers=response.headers)
     return result
 
@@ -91,7 +92,7 @@ async def list_tasks(
     principal: Reader,
     session: SessionDep,
     page: Annotated[Page, Depends(page_params)],
-    project_id: Annotated[int | None, Query(ge=1, le=2**63 - 1)] = None,
+    project_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
     status_filter: Annotated[
         TaskStatus | None,
         Query(
@@ -99,40 +100,33 @@ async def list_tasks(
             description="completed; overdue (open and past due); pending (open, not overdue)",
         ),
     ] = None,
-    assignee_id: Annotated[int | None, Query(ge=1, le=2**63 - 1)] = None,
+    assignee_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
     assignee: Annotated[
         Literal["me"] | None, Query(description="'me': tasks assigned to the caller")
     ] = None,
     priority: PriorityQuery = None,
     priority_min: PriorityQuery = None,
-    search: Annotated[
-        str | None, Query(max_length=200, description="Part of the title or description")
-    ] = None,
-    due_before: Annotated[
-        datetime | None, Query(description="Due strictly before (UTC if no offset)")
-    ] = None,
-    due_after: Annotated[
-        datetime | None, Query(description="Due strictly after (UTC if no offset)")
-    ] = None,
+    search: SearchQuery = None,
+    due_before: Annotated[Timestamp | None, Query(description="Due strictly before")] = None,
+    due_after: Annotated[Timestamp | None, Query(description="Due strictly after")] = None,
     sort: Annotated[TaskSort, Query(description="A leading '-' sorts descending")] = "-created_at",
 ) -> Response:
     if (cached := cached_answer(request)) is not None:
         return cached
-    if assignee == "me":
-        if assignee_id is not None and assignee_id != principal.user.id:
-            raise UnprocessableEntity(
-                "Give assignee=me or assignee_id, not both", loc=("query", "assignee")
-            )
-        assignee_id = principal.user.id
     filters = service.TaskFilters(
         project_id=project_id,
         status=status_filter,
-        assignee_id=assignee_id,
+        # Filters combine with AND: assignee=me with another assignee_id matches nothing.
+        assignee_ids=frozenset(
+            user_id
+            for user_id in (assignee_id, principal.user.id if assignee == "me" else None)
+            if user_id is not None
+        ),
         priority=priority,
         priority_min=priority_min,
         search=search,
-        due_before=as_utc(due_before) if due_before else None,
-        due_after=as_utc(due_after) if due_after else None,
+        due_before=due_before,
+        due_after=due_after,
     )
     cache = read_cache(request)
     # "pending" and "overdue" change with the clock, not only with writes: never cached.
@@ -166,7 +160,7 @@ async def bulk_update(body: BulkUpdate, principal: Writer, session: SessionDep) 
 
 
 @router.get(
-    "/{task_id}",
+    "/{task_id:int}",
     response_model=TaskRead,
     responses={200: {"headers": ETAG_HEADER_DOC}, **error_responses(401, 403, 404, 422)},
 )
@@ -191,7 +185,7 @@ async def read_task(
 
 
 @router.patch(
-    "/{task_id}",
+    "/{task_id:int}",
     response_model=TaskRead,
     responses={200: {"headers": ETAG_HEADER_DOC}, **error_responses(401, 403, 404, 409, 412, 422)},
     summary="Change a task (editors); If-Match guards against lost updates",
@@ -214,7 +208,7 @@ async def update_task(
 
 
 @router.delete(
-    "/{task_id}",
+    "/{task_id:int}",
     status_code=status.HTTP_204_NO_CONTENT,
     responses=error_responses(401, 403, 404, 409, 412, 422),
 )
@@ -225,7 +219,7 @@ async def delete_task(
 
 
 @router.post(
-    "/{task_id}/move",
+    "/{task_id:int}/move",
     response_model=TaskRead,
     responses={200: {"headers": ETAG_HEADER_DOC}, **error_responses(401, 403, 404, 409, 422)},
     summary="Move a task to another project (editor on both)",

@@ -4,26 +4,23 @@ from datetime import datetime
 from typing import Annotated, Literal
 
 from pydantic import (
-    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
-    StringConstraints,
     model_validator,
 )
 
-from taskflow.core.clock import as_utc
+from taskflow.core.types import MAX_ID, LongDescription, Name, RequestModel, Timestamp, left_out
 from taskflow.projects.schemas import ProjectSummary
 from taskflow.tasks.models import DEFAULT_PRIORITY, MAX_PRIORITY, MIN_PRIORITY
-from taskflow.users.schemas import RequestModel, UserSummary, left_out
+from taskflow.users.schemas import UserSummary
 
 MAX_BULK_IDS = 100
-EntityId = Annotated[int, Field(ge=1, le=2**63 - 1)]
-TaskTitle = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-TaskDescription = Annotated[str, Field(max_length=10_000)]
+EntityId = Annotated[int, Field(ge=1, le=MAX_ID)]
+TaskTitle = Name
+TaskDescription = LongDescription
 Priority = Annotated[int, Field(ge=MIN_PRIORITY, le=MAX_PRIORITY, description="1 (lowest) to 5")]
-# A due date without an offset is taken as UTC.
-DueDate = Annotated[datetime, AfterValidator(as_utc)]
+DueDate = Timestamp
 TaskStatus = Literal["pending", "completed", "overdue"]
 TaskSort = Literal[
     "created_at",
@@ -79,6 +76,8 @@ class TaskRead(BaseModel):
 
 
 class BulkUpdateData(RequestModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"minProperties": 1})
+
     is_completed: bool = left_out()
     priority: Priority = left_out()
     assignee_id: EntityId | None = left_out()

@@ -58,7 +58,7 @@ class TaskAccess:
 class TaskFilters:
     project_id: int | None = None
     status: str | None = None
-    assignee_id: int | None = None
+    assignee_ids: frozenset[int] = frozenset()
     priority: int | None = None
     priority_min: int | None = None
     search: str | None = None
@@ -78,8 +78,7 @@ class TaskFilters:
                 Task.is_completed.is_(False),
                 or_(Task.due_date.is_(None), Task.due_date >= now),
             ]
-        if self.assignee_id is not None:
-            conditions.append(Task.assignee_id == self.assignee_id)
+        conditions.extend(Task.assignee_id == user_id for user_id in self.assignee_ids)
         if self.priority is not None:
             conditions.append(Task.priority == self.priority)
         if self.priority_min is not None:

@@ -7,12 +7,13 @@ from fastapi import Depends, Path
 from taskflow.auth.dependencies import get_principal
 from taskflow.auth.principal import Principal
 from taskflow.core.deps import SessionDep
+from taskflow.core.types import MAX_ID
 from taskflow.users import policy, service
 from taskflow.users.models import User
 
 
 async def visible_user(
-    user_id: Annotated[int, Path(ge=1, le=2**63 - 1)],
+    user_id: Annotated[int, Path(ge=1, le=MAX_ID)],
     principal: Annotated[Principal, Depends(get_principal)],
     session: SessionDep,
 ) -> User:

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, status
+from fastapi import APIRouter, Depends, status
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -10,7 +10,9 @@ from taskflow.auth.dependencies import authorized
 from taskflow.auth.principal import Principal, Scope
 from taskflow.core.deps import HasherDep, MailerDep, SessionDep, SettingsDep
 from taskflow.core.errors import error_responses
+from taskflow.core.idempotency import LOCATION_DOC
 from taskflow.core.pagination import PAGE_HEADERS_DOC, Page, page_params, set_page_headers
+from taskflow.core.types import SearchQuery
 from taskflow.users import service
 from taskflow.users.dependencies import VisibleUser
 from taskflow.users.schemas import AdminUserCreate, AdminUserUpdate, ProfileUpdate, UserRead
@@ -71,9 +73,7 @@ async def list_users(
     principal: Annotated[Principal, authorized(Scope.USERS_READ, admin_only=True)],
     session: SessionDep,
     page: Annotated[Page, Depends(page_params)],
-    search: Annotated[
-        str | None, Query(max_length=200, description="Part of an email or a name")
-    ] = None,
+    search: SearchQuery = None,
 ) -> list[UserRead]:
     users, total = await service.list_users(session=session, page=page, search=search)
     set_page_headers(request, response, page=page, total=total)
@@ -84,10 +84,12 @@ async def list_users(
     "",
     status_code=status.HTTP_201_CREATED,
     response_model=UserRead,
-    responses=error_responses(401, 403, 409, 422),
+    responses={201: {"headers": LOCATION_DOC}, **error_responses(401, 403, 409, 422)},
     summary="Create a user (admins)",
 )
 async def create_user(
+    request: Request,
+    response: Response,
     body: AdminUserCreate,
     principal: Annotated[Principal, authorized(Scope.USERS_WRITE, admin_only=True)],
     session: SessionDep,
@@ -105,10 +107,13 @@ async def create_user(
         full_name=body.full_name,
         role=body.role,
     )
+    response.headers["Location"] = str(request.url_for("read_user", user_id=user.id))
     return UserRead.model_validate(user)
 
 
-@router.get("/{user_id}", response_model=UserRead, responses=error_responses(401, 403, 404, 422))
+@router.get(
+    "/{user_id:int}", response_model=UserRead, responses=error_responses(401, 403, 404, 422)
+)
 async def read_user(
     principal: Annotated[Principal, authorized(Scope.USERS_READ)],
     user: VisibleUser,
@@ -117,7 +122,7 @@ async def read_user(
 
 
 @router.patch(
-    "/{user_id}",
+    "/{user_id:int}",
     response_model=UserRead,
     responses=error_responses(401, 403, 404, 409, 422),
     summary="Change a user: admins any field, a user its own name and email",
@@ -142,7 +147,7 @@ async def update_user(
 
 
 @router.delete(
-    "/{user_id}",
+    "/{user_id:int}",
     status_code=status.HTTP_204_NO_CONTENT,
     responses=error_responses(401, 403, 404, 422),
     summary="Deactivate a user (admins)",

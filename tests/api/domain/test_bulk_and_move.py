@@ -118,7 +118,7 @@ async def test_bulk_update_changes_every_task_and_returns_the_count(
         [t.id for t in tasks],
         priority=5,
         assignee_id=editor.id,
-        due_date="2031-07-01T09:30:00",
+        due_date="2031-07-01T09:30:00Z",
     )
 
     assert response.status_code == 200, response.text

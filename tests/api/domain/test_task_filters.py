@@ -234,16 +234,21 @@ async def test_assignee_me_keeps_the_tasks_assigned_to_the_caller(
     assert await listed(client, headers, assignee="me", assignee_id=editor.id) == (ids(mine), 1)
 
 
-async def test_assignee_me_with_another_assignee_id_is_422(
+async def test_assignee_me_and_assignee_id_combine_with_and(
     client: AsyncClient, make: DomainFactory
 ) -> None:
     me, other = await make(), await make()
+    project = await make.project(me)
+    await make.member(project, other, "editor")
+    mine = await make.task(project, assignee_id=me.id)
+    await make.task(project, assignee_id=other.id)
+    headers = make.headers(me)
 
-    response = await client.get(
-        TASKS, params={"assignee": "me", "assignee_id": other.id}, headers=make.headers(me)
-    )
+    both_me = await listed(client, headers, assignee="me", assignee_id=me.id)
+    me_and_other = await listed(client, headers, assignee="me", assignee_id=other.id)
 
-    assert_422_at(response, ["query", "assignee"])
+    assert both_me == (ids(mine), 1)
+    assert me_and_other == ([], 0)
 
 
 async def test_assignee_other_than_me_is_422(client: AsyncClient, make: DomainFactory) -> None:
@@ -361,20 +366,29 @@ async def test_due_before_and_due_after_are_strict_and_leave_out_undated_tasks(
     assert between[1] == 2
 
 
-async def test_due_filters_take_a_naive_time_as_utc_and_honour_offsets(
-    client: AsyncClient, make: DomainFactory
-) -> None:
+async def test_due_filters_honour_offsets(client: AsyncClient, make: DomainFactory) -> None:
     owner, project = await shared_project(make)
     task = await make.task(project, due_date=datetime(2031, 3, 1, 12, 0, tzinfo=UTC))
     headers = make.headers(owner)
 
-    naive_after = await listed(client, headers, due_after="2031-03-01T11:59:00")
-    naive_before = await listed(client, headers, due_before="2031-03-01T11:59:00")
+    utc_after = await listed(client, headers, due_after="2031-03-01T11:59:00Z")
+    utc_before = await listed(client, headers, due_before="2031-03-01T11:59:00Z")
     offset_before = await listed(client, headers, due_before="2031-03-01T13:01:00+01:00")
 
-    assert naive_after == (ids(task), 1)
-    assert naive_before == ([], 0)
+    assert utc_after == (ids(task), 1)
+    assert utc_before == ([], 0)
     assert offset_before == (ids(task), 1)
+
+
+@pytest.mark.parametrize("value", ["2031-03-01T11:59:00", "2031-03-01", "1700000000", "0.5"])
+async def test_a_due_filter_without_an_offset_or_as_a_number_is_422(
+    client: AsyncClient, make: DomainFactory, value: str
+) -> None:
+    me = await make()
+
+    response = await client.get(TASKS, params={"due_after": value}, headers=make.headers(me))
+
+    assert_422_at(response, ["query", "due_after"])
 
 
 async def test_an_invalid_due_filter_is_422(client: AsyncClient, make: DomainFactory) -> None:

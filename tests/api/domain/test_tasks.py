@@ -146,20 +146,23 @@ async def test_create_trims_the_title_and_defaults_priority_to_3_and_no_assignee
     assert body["due_date"] is None
 
 
-async def test_create_takes_a_naive_due_date_as_utc(
-    client: AsyncClient, make: DomainFactory
+@pytest.mark.parametrize(
+    "due_date", ["2031-01-02T03:04:05", "2031-01-02", 1924999999, "1924999999"]
+)
+async def test_create_refuses_a_due_date_without_an_offset_or_as_a_number(
+    client: AsyncClient, make: DomainFactory, due_date: object
 ) -> None:
     owner = await make()
     project = await make.project(owner)
 
     response = await client.post(
         TASKS,
-        json={"title": "t", "project_id": project.id, "due_date": "2031-01-02T03:04:05"},
+        json={"title": "t", "project_id": project.id, "due_date": due_date},
         headers=make.headers(owner),
     )
 
-    assert response.status_code == 201, response.text
-    assert parse_time(response.json()["due_date"]) == datetime(2031, 1, 2, 3, 4, 5, tzinfo=UTC)
+    assert response.status_code == 422, response.text
+    assert response.json()["detail"][0]["loc"] == ["body", "due_date"]
 
 
 async def test_create_converts_a_due_date_with_an_offset_to_the_same_instant(

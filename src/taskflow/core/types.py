@@ -1,0 +1,174 @@
+"""Input types whose JSON Schema says exactly what the API accepts.
+
+Every rule a validator enforces is also in the schema (a pattern, a length, a format), so
+a client or a schema-driven fuzzer can tell valid input from invalid without guessing.
+The patterns use only syntax that JSON Schema (ECMA-262), Python and Rust regexes read
+alike: explicit character classes, no \\s, no lookarounds.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from email_validator import SPECIAL_USE_DOMAIN_NAMES, EmailNotValidError, validate_email
+from fastapi import Query
+from pydantic import AfterValidator, AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field
+
+
+class RequestModel(BaseModel):
+    """Request bodies refuse unknown fields: no mass assignment."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+def left_out() -> Any:
+    """The default of a PATCH field: leaving it out keeps the value; null is not a value
+    (the OpenAPI document drops the default, see core.openapi)."""
+    return Field(default=None)
+
+
+# Trimmed from both ends of names and titles: ASCII whitespace.
+TRIMMED = " \t\n\r\x0b\x0c"
+# No NUL anywhere (PostgreSQL text cannot hold it) and at least one character to keep.
+_NOT_BLANK = r"^[^\x00]*[^\x00 \t\n\r\x0b\x0c][^\x00]*$"
+_NO_NUL = r"^[^\x00]*$"
+
+
+def _no_nul(value: str) -> str:
+    if "\x00" in value:
+        raise ValueError("must not contain NUL characters")
+    return value
+
+
+def _not_blank_trimmed(value: str) -> str:
+    trimmed = _no_nul(value).strip(TRIMMED)
+    if not trimmed:
+        raise ValueError("must not be blank")
+    return trimmed
+
+
+def _no_nul_query(value: str | None) -> str | None:
+    return None if value is None else _no_nul(value)
+
+
+# Names and titles: 1 to N characters, not only whitespace, stored trimmed. The length is
+# checked on what was sent, as the schema says, before trimming. The patterns are for the
+# schema; the validators say in words what is wrong.
+ShortName = Annotated[
+    str,
+    Field(min_length=1, max_length=100, json_schema_extra={"pattern": _NOT_BLANK}),
+    AfterValidator(_not_blank_trimmed),
+]
+Name = Annotated[
+    str,
+    Field(min_length=1, max_length=200, json_schema_extra={"pattern": _NOT_BLANK}),
+    AfterValidator(_not_blank_trimmed),
+]
+# Descriptions: up to N characters, stored as sent.
+Description = Annotated[
+    str, Field(max_length=5000, json_schema_extra={"pattern": _NO_NUL}), AfterValidator(_no_nul)
+]
+LongDescription = Annotated[
+    str,
+    Field(max_length=10_000, json_schema_extra={"pattern": _NO_NUL}),
+    AfterValidator(_no_nul),
+]
+SearchQuery = Annotated[
+    str | None,
+    Query(
+        max_length=200,
+        json_schema_extra={"pattern": _NO_NUL},
+        description="Text to find, case-insensitively",
+    ),
+    AfterValidator(_no_nul_query),
+]
+
+
+# --- passwords ----------------------------------------------------------------------------
+
+PASSWORD_MIN_LENGTH = 8
+PASSWORD_MAX_LENGTH = 128
+# A "letter" is an ASCII letter or any non-ASCII character (so Cyrillic, Greek or CJK
+# passwords qualify); a digit is 0-9. One of each, in either order.
+_LETTER = r"[^\x00-\x40\x5b-\x60\x7b-\x7f]"
+_ANY = r"[\s\S]*"
+PASSWORD_PATTERN = f"^(?:{_ANY}{_LETTER}{_ANY}[0-9]{_ANY}|{_ANY}[0-9]{_ANY}{_LETTER}{_ANY})$"
+_PASSWORD_RULE = re.compile(PASSWORD_PATTERN)
+
+
+def check_password_policy(password: str) -> str:
+    if not _PASSWORD_RULE.match(password):
+        raise ValueError("password must contain at least one letter and one digit")
+    return password
+
+
+Password = Annotated[
+    str,
+    Field(
+        min_length=PASSWORD_MIN_LENGTH,
+        max_length=PASSWORD_MAX_LENGTH,
+        json_schema_extra={"pattern": PASSWORD_PATTERN},
+        description="8-128 characters with at least one letter and one digit",
+    ),
+    AfterValidator(check_password_policy),
+]
+
+
+# --- emails -------------------------------------------------------------------------------
+
+
+def _email(value: str) -> str:
+    """A valid address at a real domain (not a reserved one such as .test), lower-cased."""
+    try:
+        checked = validate_email(value, check_deliverability=False)
+    except EmailNotValidError as error:
+        raise ValueError(f"value is not a valid email address: {error}") from None
+    return checked.normalized.lower()
+
+
+def _case_free(word: str) -> str:
+    return "".join(f"[{c.lower()}{c.upper()}]" if c.isalpha() else re.escape(c) for c in word)
+
+
+# The schema names the reserved domains the validator refuses, so clients know too.
+_RESERVED_DOMAINS = "|".join(_case_free(name) for name in SPECIAL_USE_DOMAIN_NAMES)
+Email = Annotated[
+    str,
+    Field(
+        max_length=320,
+        json_schema_extra={
+            "format": "email",
+            "not": {"pattern": f"[.@](?:{_RESERVED_DOMAINS})$"},
+        },
+    ),
+    AfterValidator(_email),
+]
+
+
+# --- times --------------------------------------------------------------------------------
+
+
+_RFC3339 = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})")
+
+
+def _rfc3339(value: object) -> object:
+    # Pydantic alone would also take a bare number as a Unix timestamp, or a date alone.
+    if isinstance(value, datetime):
+        return value
+    if not isinstance(value, str) or not _RFC3339.fullmatch(value):
+        raise ValueError("must be an RFC 3339 date-time with an offset, e.g. 2026-05-01T09:00:00Z")
+    return value
+
+
+def _to_utc(value: datetime) -> datetime:
+    return value.astimezone(UTC)
+
+
+# An RFC 3339 date-time with its offset ("2026-05-01T09:00:00Z"), kept in UTC.
+Timestamp = Annotated[AwareDatetime, BeforeValidator(_rfc3339), AfterValidator(_to_utc)]
+
+
+# The largest id the API takes: the largest integer a JSON number (a double) holds exactly.
+MAX_ID = 2**53 - 1
