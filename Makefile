@@ -7,13 +7,16 @@ PORT ?= 8000
 WORKERS ?= 1
 PYTEST_ARGS ?=
 
-.PHONY: help install dev run migrate test test-fast lint format typecheck clean
+.PHONY: help install dev run migrate test test-fast lint format typecheck openapi fuzz mutation clean
 
 help:
 	@echo "make run        install, migrate and serve on http://$(HOST):$(PORT) (SQLite by default)"
 	@echo "make test       install dev tools and run the whole suite with coverage"
 	@echo "make lint       ruff check, ruff format --check and mypy --strict"
 	@echo "make format     ruff format and ruff check --fix"
+	@echo "make openapi    write openapi.json from the code (commit it with API changes)"
+	@echo "make fuzz       Schemathesis, every phase, against a live server on PostgreSQL"
+	@echo "make mutation   mutmut over the services and policies, then the score"
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -44,16 +47,23 @@ test-fast: dev
 	$(BIN)/pytest -n auto -m "not slow and not e2e" $(PYTEST_ARGS)
 
 lint: dev
-	$(BIN)/ruff check src tests
-	$(BIN)/ruff format --check src tests
+	$(BIN)/ruff check src tests scripts
+	$(BIN)/ruff format --check src tests scripts
 	$(BIN)/mypy
 
 typecheck: dev
 	$(BIN)/mypy
 
+openapi: dev
+	$(BIN)/taskflow openapi --output openapi.json
+
+FUZZ_EXAMPLES ?= 50
+fuzz: dev
+	$(BIN)/python scripts/schemathesis_run.py --max-examples $(FUZZ_EXAMPLES)
+
 format: dev
-	$(BIN)/ruff format src tests
-	$(BIN)/ruff check --fix src tests
+	$(BIN)/ruff format src tests scripts
+	$(BIN)/ruff check --fix src tests scripts
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .coverage .coverage.* htmlcov

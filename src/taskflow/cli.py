@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import math
 import os
 import signal
 import tempfile
+from pathlib import Path
 from types import FrameType
 from typing import Annotated, Any
 
@@ -18,11 +20,12 @@ from rich.console import Console
 from starlette.background import BackgroundTasks
 
 from taskflow import db_migrations, demo
-from taskflow.config import ConfigurationError, Settings, get_settings
+from taskflow.config import ConfigurationError, Settings, get_settings, load_settings
 from taskflow.core.db import Database
 from taskflow.core.email import Mailer, create_email_sender
 from taskflow.core.logging import configure_logging
 from taskflow.core.security import PasswordHasher
+from taskflow.main import create_app
 from taskflow.users import service as users_service
 from taskflow.users.models import Role, User, normalise_email
 from taskflow.users.schemas import Email, FullName, Password
@@ -170,6 +173,28 @@ def create_admin(
         console.print(f"[red]taskflow: a user with email {email} already exists[/red]")
         raise typer.Exit(code=1)
     console.print(f"Created admin {user.email} (id {user.id}).")
+
+
+@app.command("openapi")
+def openapi_document(
+    output: Annotated[
+        Path | None, typer.Option(help="File to write; the document goes to stdout without it")
+    ] = None,
+) -> None:
+    """Print the OpenAPI document of this version (as /openapi.json serves it)."""
+
+    document = create_app(openapi_settings()).openapi()
+    text = json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+    if output is None:
+        typer.echo(text, nl=False)
+    else:
+        output.write_text(text, encoding="utf-8")
+        console.print(f"Wrote {output}.")
+
+
+def openapi_settings() -> Settings:
+    """Settings that do not change the document: it is the same whatever the environment."""
+    return load_settings(_env_file=None, environment="test", docs_enabled=True, secret_key="x" * 32)
 
 
 @app.command("seed-demo")

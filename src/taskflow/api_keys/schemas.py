@@ -1,11 +1,12 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from taskflow.auth.principal import Scope
-from taskflow.core.types import RequestModel, ShortName
+from taskflow.core.types import JSON_INTEGER, RequestModel, ShortName
 
 MAX_KEY_LIFETIME_DAYS = 3650
 
@@ -13,11 +14,8 @@ MAX_KEY_LIFETIME_DAYS = 3650
 class ApiKeyCreate(RequestModel):
     name: ShortName
     scopes: list[Scope] = Field(min_length=1, max_length=len(Scope))
-    expires_in_days: int | None = Field(
-        default=None,
-        ge=1,
-        le=MAX_KEY_LIFETIME_DAYS,
-        description="Omit for a key that never expires",
+    expires_in_days: Annotated[int, Field(ge=1, le=MAX_KEY_LIFETIME_DAYS), JSON_INTEGER] | None = (
+        Field(default=None, description="Omit for a key that never expires")
     )
 
     @field_validator("scopes")

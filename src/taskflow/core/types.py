@@ -14,11 +14,41 @@ from typing import Annotated, Any
 
 from email_validator import SPECIAL_USE_DOMAIN_NAMES, EmailNotValidError, validate_email
 from fastapi import Query
-from pydantic import AfterValidator, AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    Strict,
+)
+
+# The largest id the API takes: the largest integer a JSON number (a double) holds exactly.
+MAX_ID = 2**53 - 1
+
+
+def _json_integer(value: object) -> object:
+    """An integer as JSON Schema has it: 5 or 5.0, never "5" or true."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError("must be an integer")
+    if isinstance(value, float):
+        if not value.is_integer():
+            raise ValueError("must be an integer")
+        return int(value)
+    return value
+
+
+# Body numbers and booleans are taken as JSON gives them: no "5" or true for 5, no 1 for true.
+Flag = Annotated[bool, Strict()]
+JSON_INTEGER = BeforeValidator(_json_integer)
+Count = Annotated[int, JSON_INTEGER]
+EntityId = Annotated[int, Field(ge=1, le=MAX_ID), JSON_INTEGER]
 
 
 class RequestModel(BaseModel):
-    """Request bodies refuse unknown fields: no mass assignment."""
+    """Request bodies refuse unknown fields (no mass assignment) and take JSON types as they
+    are: no "5" for 5, no true for 1."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -168,7 +198,3 @@ def _to_utc(value: datetime) -> datetime:
 
 # An RFC 3339 date-time with its offset ("2026-05-01T09:00:00Z"), kept in UTC.
 Timestamp = Annotated[AwareDatetime, BeforeValidator(_rfc3339), AfterValidator(_to_utc)]
-
-
-# The largest id the API takes: the largest integer a JSON number (a double) holds exactly.
-MAX_ID = 2**53 - 1

@@ -5,7 +5,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from taskflow.core.types import Description, Email, Name, RequestModel, left_out
+from taskflow.core.types import Description, Email, Flag, Name, RequestModel, left_out
 from taskflow.projects.models import MemberRole
 from taskflow.projects.policy import ProjectAccess, ProjectRole
 from taskflow.users.schemas import UserSummary
@@ -25,7 +25,7 @@ class ProjectUpdate(RequestModel):
 
     name: ProjectName = left_out()
     description: ProjectDescription | None = left_out()
-    is_archived: bool = left_out()
+    is_archived: Flag = left_out()
 
 
 class ProjectRead(BaseModel):

@@ -10,16 +10,26 @@ from pydantic import (
     model_validator,
 )
 
-from taskflow.core.types import MAX_ID, LongDescription, Name, RequestModel, Timestamp, left_out
+from taskflow.core.types import (
+    JSON_INTEGER,
+    EntityId,
+    Flag,
+    LongDescription,
+    Name,
+    RequestModel,
+    Timestamp,
+    left_out,
+)
 from taskflow.projects.schemas import ProjectSummary
 from taskflow.tasks.models import DEFAULT_PRIORITY, MAX_PRIORITY, MIN_PRIORITY
 from taskflow.users.schemas import UserSummary
 
 MAX_BULK_IDS = 100
-EntityId = Annotated[int, Field(ge=1, le=MAX_ID)]
 TaskTitle = Name
 TaskDescription = LongDescription
-Priority = Annotated[int, Field(ge=MIN_PRIORITY, le=MAX_PRIORITY, description="1 (lowest) to 5")]
+Priority = Annotated[
+    int, Field(ge=MIN_PRIORITY, le=MAX_PRIORITY, description="1 (lowest) to 5"), JSON_INTEGER
+]
 DueDate = Timestamp
 TaskStatus = Literal["pending", "completed", "overdue"]
 TaskSort = Literal[
@@ -55,7 +65,7 @@ class TaskUpdate(RequestModel):
     priority: Priority = left_out()
     due_date: DueDate | None = left_out()
     assignee_id: EntityId | None = left_out()
-    is_completed: bool = left_out()
+    is_completed: Flag = left_out()
 
 
 class TaskRead(BaseModel):
@@ -78,7 +88,7 @@ class TaskRead(BaseModel):
 class BulkUpdateData(RequestModel):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"minProperties": 1})
 
-    is_completed: bool = left_out()
+    is_completed: Flag = left_out()
     priority: Priority = left_out()
     assignee_id: EntityId | None = left_out()
     due_date: DueDate | None = left_out()

@@ -6,6 +6,7 @@ from pydantic import BaseModel, ConfigDict
 
 from taskflow.core.types import (
     Email,
+    Flag,
     Name,
     Password,
     RequestModel,
@@ -64,7 +65,7 @@ class ProfileUpdate(RequestModel):
 
 class AdminUserUpdate(ProfileUpdate):
     role: Role = left_out()
-    is_active: bool = left_out()
+    is_active: Flag = left_out()
 
 
 class UserSummary(BaseModel):
