@@ -61,9 +61,15 @@ FUZZ_EXAMPLES ?= 50
 fuzz: dev
 	$(BIN)/python scripts/schemathesis_run.py --max-examples $(FUZZ_EXAMPLES)
 
+# mutmut 3 copies the tree to mutants/ and runs the tests against each mutant on SQLite.
+MUTATION_CHILDREN ?= 2
+mutation: dev
+	TASKFLOW_TEST_DATABASE=sqlite $(BIN)/mutmut run --max-children $(MUTATION_CHILDREN)
+	$(BIN)/python scripts/mutation_score.py
+
 format: dev
 	$(BIN)/ruff format src tests scripts
 	$(BIN)/ruff check --fix src tests scripts
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .coverage .coverage.* htmlcov
+	rm -rf $(VENV) mutants .pytest_cache .mypy_cache .ruff_cache .coverage .coverage.* htmlcov

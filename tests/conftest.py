@@ -27,7 +27,13 @@ from taskflow.main import create_app
 from taskflow.models import Base
 from tests.factories import DomainFactory, UserFactory
 from tests.support.mailbox import Mailbox, smtp_server
-from tests.support.services import TEST_DATABASE_URL, TEST_REDIS_URL, unavailable, worker_number
+from tests.support.services import (
+    DEFAULT_TEST_DATABASE,
+    TEST_DATABASE_URL,
+    TEST_REDIS_URL,
+    unavailable,
+    worker_number,
+)
 
 TEST_SECRET_KEY = "test-secret-key-that-is-long-enough-for-hs256-0123456789"
 _LAYERS = ("unit", "integration", "api", "e2e")
@@ -45,68 +51,85 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 # --- PostgreSQL --------------------------------------------------------------------------
 
 
-async def _admin_connection() -> asyncpg.Connection:
-    url = make_url(TEST_DATABASE_URL)
+async def _connect(url: str) -> asyncpg.Connection:
+    parts = make_url(url)
     try:
         return await asyncpg.connect(
-            host=url.host or "127.0.0.1",
-            port=url.port or 5432,
-            user=url.username or "postgres",
-            password=url.password,
-            database=url.database or "postgres",
+            host=parts.host or "127.0.0.1",
+            port=parts.port or 5432,
+            user=parts.username or "postgres",
+            password=parts.password,
+            database=parts.database or "postgres",
             timeout=5,
         )
     except (OSError, asyncpg.PostgresError, TimeoutError) as error:
         unavailable("PostgreSQL", f"{type(error).__name__}: {error}")
 
 
-@pytest.fixture(scope="session")
-async def postgres_admin() -> AsyncIterator[asyncpg.Connection]:
-    connection = await _admin_connection()
-    yield connection
-    await connection.close()
+class PostgresDatabases:
+    """This process's PostgreSQL databases, made on first use and dropped at the end.
 
+    Nothing connects until a test needs PostgreSQL, so a run on SQLite alone
+    (TASKFLOW_TEST_DATABASE=sqlite) needs no PostgreSQL server.
+    """
 
-@pytest.fixture(scope="session")
-async def create_postgres_database(
-    postgres_admin: asyncpg.Connection,
-) -> AsyncIterator[Any]:
-    """Make (and at the end drop) a fresh PostgreSQL database; returns its URL."""
-    made: list[str] = []
+    def __init__(self) -> None:
+        self._admin: asyncpg.Connection | None = None
+        self._cleaner: asyncpg.Connection | None = None
+        self._main_url: str | None = None
+        self._made: list[str] = []
 
-    async def create(suffix: str) -> str:
+    async def create(self, suffix: str) -> str:
+        """A fresh, empty database; returns its URL."""
+        if self._admin is None:
+            self._admin = await _connect(TEST_DATABASE_URL)
         name = f"taskflow_test_{suffix}_{worker_number()}_{os.getpid()}"
-        await postgres_admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await postgres_admin.execute(f'CREATE DATABASE "{name}"')
-        made.append(name)
+        await self._admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await self._admin.execute(f'CREATE DATABASE "{name}"')
+        self._made.append(name)
         url = make_url(TEST_DATABASE_URL).set(drivername="postgresql+asyncpg", database=name)
         return url.render_as_string(hide_password=False)
 
-    yield create
-    for name in made:
-        await postgres_admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    async def main_url(self) -> str:
+        """The database the tests share (one at a time), migrated to head once."""
+        if self._main_url is None:
+            url = await self.create("main")
+            await asyncio.to_thread(db_migrations.upgrade, url)
+            self._cleaner = await _connect(url)
+            self._main_url = url
+        return self._main_url
+
+    async def empty_main(self) -> None:
+        if self._cleaner is not None:
+            tables = ", ".join(f'"{table.name}"' for table in Base.metadata.sorted_tables)
+            await self._cleaner.execute(f"TRUNCATE {tables} RESTART IDENTITY CASCADE")
+
+    async def close(self) -> None:
+        if self._cleaner is not None:
+            await self._cleaner.close()
+        if self._admin is not None:
+            for name in self._made:
+                await self._admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            await self._admin.close()
 
 
 @pytest.fixture(scope="session")
-async def postgres_url(create_postgres_database: Any) -> str:
-    """This worker's database, migrated to head once."""
-    url: str = await create_postgres_database("main")
-    await asyncio.to_thread(db_migrations.upgrade, url)
-    return url
+async def postgres() -> AsyncIterator[PostgresDatabases]:
+    databases = PostgresDatabases()
+    yield databases
+    await databases.close()
 
 
 @pytest.fixture(scope="session")
-async def postgres_cleaner(postgres_url: str) -> AsyncIterator[asyncpg.Connection]:
-    url = make_url(postgres_url)
-    connection = await asyncpg.connect(
-        host=url.host,
-        port=url.port,
-        user=url.username,
-        password=url.password,
-        database=url.database,
-    )
-    yield connection
-    await connection.close()
+async def create_postgres_database(postgres: PostgresDatabases) -> Any:
+    """Make (and at the end drop) a fresh PostgreSQL database; returns its URL."""
+    return postgres.create
+
+
+@pytest.fixture(scope="session")
+async def postgres_url(postgres: PostgresDatabases) -> str:
+    """This worker's shared database, migrated to head once."""
+    return await postgres.main_url()
 
 
 @pytest.fixture(scope="session")
@@ -127,22 +150,21 @@ def sqlite_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture
 async def database_url(
     request: pytest.FixtureRequest,
-    postgres_url: str,
-    postgres_cleaner: asyncpg.Connection,
+    postgres: PostgresDatabases,
     sqlite_template: Path,
     sqlite_path: Path,
 ) -> AsyncIterator[str]:
     """The database of one test: the worker's PostgreSQL database, emptied after the test, or
-    (parametrised indirectly with "sqlite") a fresh copy of the migrated SQLite template."""
-    if getattr(request, "param", "postgresql") == "sqlite":
+    a fresh copy of the migrated SQLite template. Which one: the test's parameter (domain
+    tests run on both), else TASKFLOW_TEST_DATABASE (postgresql by default)."""
+    if getattr(request, "param", DEFAULT_TEST_DATABASE) == "sqlite":
         for leftover in sqlite_path.parent.glob(f"{sqlite_path.name}*"):
             leftover.unlink()  # the database and its -wal and -shm files
         shutil.copyfile(sqlite_template, sqlite_path)
         yield f"sqlite+aiosqlite:///{sqlite_path}"
         return
-    yield postgres_url
-    tables = ", ".join(f'"{table.name}"' for table in Base.metadata.sorted_tables)
-    await postgres_cleaner.execute(f"TRUNCATE {tables} RESTART IDENTITY CASCADE")
+    yield await postgres.main_url()
+    await postgres.empty_main()
 
 
 # --- Redis -------------------------------------------------------------------------------
@@ -163,12 +185,23 @@ async def redis_server_url() -> str:
     return worker_url
 
 
+def redis_key_prefix() -> str:
+    """The Redis key prefix of this process's apps (see build_settings)."""
+    return f"tftest{os.getpid()}"
+
+
+async def _forget_keys(client: Redis) -> None:
+    # Only this process's keys: other test processes may share the database number.
+    async for key in client.scan_iter(match=f"{redis_key_prefix()}:*", count=500):
+        await client.delete(key)
+
+
 @pytest.fixture
 async def redis_url(redis_server_url: str) -> AsyncIterator[str]:
     client = Redis.from_url(redis_server_url)
-    await client.flushdb()
+    await _forget_keys(client)
     yield redis_server_url
-    await client.flushdb()
+    await _forget_keys(client)
     await client.aclose()
 
 
@@ -204,7 +237,7 @@ def build_settings(**values: Any) -> Settings:
         # tests of a slow Redis set the production budget themselves.
         "redis_timeout_seconds": 0.5,
         # Its own Redis keys, so test runs side by side on one Redis cannot meet.
-        "redis_key_prefix": f"tftest{os.getpid()}",
+        "redis_key_prefix": redis_key_prefix(),
         # Limits are switched on by the tests about them; elsewhere many calls come from one IP.
         "rate_limit_login": "off",
         "rate_limit_register": "off",

@@ -138,6 +138,7 @@ async def test_metrics_disabled_is_404(client: AsyncClient) -> None:
     assert response.json()["error"] == "not_found"
 
 
+@pytest.mark.postgres
 async def test_pool_gauge_counts_connections_checked_out(app: FastAPI, client: AsyncClient) -> None:
     assert not app.state.settings.is_sqlite
     before = sample(await scrape(client), POOL_IN_USE)

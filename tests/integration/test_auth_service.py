@@ -85,6 +85,7 @@ async def test_concurrent_refreshes_with_one_token_let_exactly_one_through(
     assert sorted(response.status_code for response in responses) == [200, 401]
 
 
+@pytest.mark.postgres
 async def test_a_refresh_racing_an_uncommitted_rotation_is_refused(
     users: UserFactory,
     settings: Settings,
@@ -145,6 +146,7 @@ async def test_concurrent_password_resets_with_one_token_let_exactly_one_through
     assert login.status_code == 200, login.text
 
 
+@pytest.mark.postgres
 async def test_a_reset_racing_an_uncommitted_reset_with_the_same_token_is_refused(
     app: FastAPI,
     client: AsyncClient,

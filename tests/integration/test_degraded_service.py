@@ -153,6 +153,7 @@ async def test_writes_during_a_redis_outage_do_not_leave_stale_answers_after_it(
 # --- PostgreSQL ---------------------------------------------------------------------------
 
 
+@pytest.mark.postgres
 async def test_a_database_outage_answers_503_quickly_and_the_service_recovers_alone(
     settings: Settings,
     make: DomainFactory,
@@ -197,6 +198,7 @@ async def test_a_database_outage_answers_503_quickly_and_the_service_recovers_al
     assert titles == {"kept"}
 
 
+@pytest.mark.postgres
 async def test_a_stalled_database_answers_503_within_the_command_timeout(
     settings: Settings, make: DomainFactory, database_proxy: tuple[TcpProxy, str]
 ) -> None:

@@ -74,6 +74,7 @@ async def _assert_round_trip(url: str) -> None:
     assert differences == [], f"models and migrations disagree: {differences}"
 
 
+@pytest.mark.postgres
 @pytest.mark.slow
 async def test_upgrade_downgrade_upgrade_on_postgresql(create_postgres_database: Any) -> None:
     url: str = await create_postgres_database("migrations_round_trip")

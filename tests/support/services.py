@@ -12,6 +12,8 @@ TEST_DATABASE_URL = os.environ.get(
 )
 TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 REQUIRE_SERVICES = os.environ.get("TASKFLOW_REQUIRE_SERVICES") == "1"
+# The database of tests that do not choose: "postgresql", or "sqlite" to run without a server.
+DEFAULT_TEST_DATABASE = os.environ.get("TASKFLOW_TEST_DATABASE", "postgresql")
 
 
 def unavailable(service: str, reason: object) -> NoReturn:
