@@ -1,17 +1,24 @@
-"""Page parameters and the X-Total-Count and RFC 8288 Link headers of every list."""
+"""Page parameters, keyset cursors, and the X-Total-Count and RFC 8288 Link headers."""
 
 from __future__ import annotations
 
+import base64
+import binascii
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import Query
-from sqlalchemy import ColumnElement, UnaryExpression
+from fastapi import Depends, Query
+from sqlalchemy import ColumnElement, UnaryExpression, and_, or_, tuple_
 from sqlalchemy.orm import QueryableAttribute
 from starlette.requests import Request
 from starlette.responses import Response
 
+from taskflow.core.errors import UnprocessableEntity
+
+SortColumn = ColumnElement[Any] | QueryableAttribute[Any]
 MAX_PAGE_SIZE = 100
 DEFAULT_PAGE_SIZE = 20
 
@@ -31,24 +38,155 @@ def page_params(
     return Page(skip=skip, limit=limit)
 
 
+MAX_CURSOR_LENGTH = 512
+
+
+@dataclass(frozen=True, slots=True)
+class Cursor:
+    """Where a keyset page starts: after the row with this sort value and id, in this sort."""
+
+    sort: str
+    value: Any
+    last_id: int
+
+    def encode(self) -> str:
+        value = self.value.isoformat() if isinstance(self.value, datetime) else self.value
+        raw = json.dumps([self.sort, value, self.last_id], separators=(",", ":"))
+        return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+class InvalidCursor(UnprocessableEntity):
+    def __init__(self, message: str = "Not a cursor from this list") -> None:
+        super().__init__(message, loc=("query", "cursor"))
+
+
+def decode_cursor(text: str, *, sort: str, column: SortColumn) -> Cursor:
+    """The cursor of a `next` link, checked against the sort it is used with."""
+    try:
+        raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+        sort_key, value, last_id = json.loads(raw)
+    except (binascii.Error, UnicodeDecodeError, ValueError, TypeError):
+        raise InvalidCursor() from None
+    if sort_key != sort:
+        raise InvalidCursor("The cursor belongs to another sort order")
+    if type(last_id) is not int or not 1 <= last_id <= 2**63 - 1:
+        raise InvalidCursor()
+    return Cursor(sort=sort, value=_sort_value(value, column), last_id=last_id)
+
+
+def _sort_value(value: Any, column: SortColumn) -> Any:
+    if value is None:
+        return None
+    python_type = column.type.python_type
+    if python_type is datetime and isinstance(value, str):
+        try:
+            parsed = datetime.fromisoformat(value)
+        except ValueError:
+            raise InvalidCursor() from None
+        if parsed.tzinfo is not None:
+            return parsed
+        raise InvalidCursor()
+    if python_type is str and isinstance(value, str):
+        return value
+    if python_type is int and type(value) is int and abs(value) <= 2**63 - 1:
+        return value
+    raise InvalidCursor()
+
+
+@dataclass(frozen=True, slots=True)
+class KeysetPage:
+    """Offset paging (`skip`) or keyset paging (`cursor`): one of the two, never both."""
+
+    skip: int
+    limit: int
+    cursor: str | None = None
+
+
+def keyset_page_params(
+    page: Annotated[Page, Depends(page_params)],
+    cursor: Annotated[
+        str | None,
+        Query(
+            min_length=1,
+            max_length=MAX_CURSOR_LENGTH,
+            pattern="^[A-Za-z0-9_-]+$",
+            description="Start after this position: the cursor of a `next` Link (not with skip)",
+        ),
+    ] = None,
+) -> KeysetPage:
+    if cursor is not None and page.skip:
+        raise UnprocessableEntity("Use either skip or cursor, not both", loc=("query", "cursor"))
+    return KeysetPage(skip=page.skip, limit=page.limit, cursor=cursor)
+
+
+def after_cursor(
+    column: SortColumn, tiebreak: SortColumn, *, descending: bool, cursor: Cursor
+) -> ColumnElement[bool]:
+    """WHERE for the rows after the cursor in the order of `sort_clauses` (empty values last).
+
+    It compares on the sort column and the id, which an index on both answers without
+    reading the rows before the cursor, so a deep page costs what the first one does.
+    """
+    if not getattr(getattr(column, "expression", column), "nullable", True):
+        # A row comparison, which PostgreSQL answers from an index on (column, id).
+        pair, position = tuple_(column, tiebreak), tuple_(cursor.value, cursor.last_id)
+        return pair < position if descending else pair > position
+    beyond_id = tiebreak < cursor.last_id if descending else tiebreak > cursor.last_id
+    if cursor.value is None:
+        return and_(column.is_(None), beyond_id)
+    beyond_value = column < cursor.value if descending else column > cursor.value
+    return or_(beyond_value, and_(column == cursor.value, beyond_id), column.is_(None))
+
+
+def keyset_link_header(
+    request: Request, *, page: KeysetPage, total: int, next_cursor: Cursor | None
+) -> str | None:
+    """`next` by cursor whenever there are more rows; `prev` by offset on offset pages."""
+    links = []
+    if next_cursor is not None:
+        next_url = request.url.remove_query_params("skip").include_query_params(
+            cursor=next_cursor.encode(), limit=page.limit
+        )
+        links.append(f'<{next_url}>; rel="next"')
+    if page.cursor is None and page.skip > 0:
+        links.append(f'<{_prev_url(request, page.skip, page.limit, total)}>; rel="prev"')
+    return ", ".join(links) or None
+
+
+def _prev_url(request: Request, skip: int, limit: int, total: int) -> Any:
+    # Past the end, "prev" is the last page that has rows.
+    last_page = (total - 1) // limit * limit if total else 0
+    return request.url.include_query_params(skip=max(min(skip - limit, last_page), 0), limit=limit)
+
+
 def link_header(request: Request, *, page: Page, total: int) -> str | None:
     links = []
     if page.skip + page.limit < total:
         next_url = request.url.include_query_params(skip=page.skip + page.limit, limit=page.limit)
         links.append(f'<{next_url}>; rel="next"')
     if page.skip > 0:
-        # Past the end, "prev" is the last page that has rows.
-        last_page = (total - 1) // page.limit * page.limit if total else 0
-        prev_url = request.url.include_query_params(
-            skip=max(min(page.skip - page.limit, last_page), 0), limit=page.limit
-        )
-        links.append(f'<{prev_url}>; rel="prev"')
+        links.append(f'<{_prev_url(request, page.skip, page.limit, total)}>; rel="prev"')
     return ", ".join(links) or None
 
 
 def set_page_headers(request: Request, response: Response, *, page: Page, total: int) -> None:
+    _set_headers(response, total, link_header(request, page=page, total=total))
+
+
+def set_keyset_page_headers(
+    request: Request,
+    response: Response,
+    *,
+    page: KeysetPage,
+    total: int,
+    next_cursor: Cursor | None,
+) -> None:
+    link = keyset_link_header(request, page=page, total=total, next_cursor=next_cursor)
+    _set_headers(response, total, link)
+
+
+def _set_headers(response: Response, total: int, link: str | None) -> None:
     response.headers["X-Total-Count"] = str(total)
-    link = link_header(request, page=page, total=total)
     if link:
         response.headers["Link"] = link
 
@@ -60,9 +198,6 @@ PAGE_HEADERS_DOC = {
         "schema": {"type": "string"},
     },
 }
-
-
-SortColumn = ColumnElement[Any] | QueryableAttribute[Any]
 
 
 def sort_clauses(

@@ -14,7 +14,12 @@ from taskflow.core.deps import SessionDep
 from taskflow.core.errors import error_responses
 from taskflow.core.etag import etag
 from taskflow.core.idempotency import CREATED_HEADERS_DOC, ETAG_HEADER_DOC, IdempotencyDep
-from taskflow.core.pagination import PAGE_HEADERS_DOC, Page, page_params, set_page_headers
+from taskflow.core.pagination import (
+    PAGE_HEADERS_DOC,
+    KeysetPage,
+    keyset_page_params,
+    set_keyset_page_headers,
+)
 from taskflow.core.types import MAX_ID, SearchQuery, Timestamp
 from taskflow.projects import read_cache as read_generations
 from taskflow.projects.dependencies import IfMatch
@@ -91,7 +96,7 @@ async def list_tasks(
     response: Response,
     principal: Reader,
     session: SessionDep,
-    page: Annotated[Page, Depends(page_params)],
+    page: Annotated[KeysetPage, Depends(keyset_page_params)],
     project_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
     status_filter: Annotated[
         TaskStatus | None,
@@ -135,11 +140,13 @@ async def list_tasks(
         if cache is not None and status_filter not in ("pending", "overdue")
         else None
     )
-    tasks, total = await service.list_tasks(
+    found = await service.list_tasks(
         session=session, principal=principal, filters=filters, page=page, sort=sort
     )
-    set_page_headers(request, response, page=page, total=total)
-    body = TASK_LIST.dump_json([TaskRead.model_validate(task) for task in tasks])
+    set_keyset_page_headers(
+        request, response, page=page, total=found.total, next_cursor=found.next_cursor
+    )
+    body = TASK_LIST.dump_json([TaskRead.model_validate(task) for task in found.tasks])
     return await answer(request, response, body, generations)
 
 

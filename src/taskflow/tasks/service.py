@@ -18,7 +18,13 @@ from taskflow.core.cache import touch
 from taskflow.core.db import locked_for_update
 from taskflow.core.errors import Forbidden, NotFound, UnprocessableEntity
 from taskflow.core.etag import check_if_match
-from taskflow.core.pagination import Page, sort_clauses
+from taskflow.core.pagination import (
+    Cursor,
+    KeysetPage,
+    after_cursor,
+    decode_cursor,
+    sort_clauses,
+)
 from taskflow.projects import service as projects_service
 from taskflow.projects.models import Project, ProjectMember
 from taskflow.projects.policy import (
@@ -52,6 +58,13 @@ class TaskAccess:
     @property
     def project_access(self) -> ProjectAccess:
         return ProjectAccess(project=self.task.project, role=self.role)
+
+
+@dataclass(frozen=True, slots=True)
+class TaskPage:
+    tasks: list[Task]
+    total: int
+    next_cursor: Cursor | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,17 +149,27 @@ async def list_tasks(
     session: AsyncSession,
     principal: Principal,
     filters: TaskFilters,
-    page: Page,
+    page: KeysetPage,
     sort: str = "-created_at",
-) -> tuple[list[Task], int]:
+) -> TaskPage:
+    """One page of the visible tasks that match, the number of them all, and where the
+    next page starts (None on the last page)."""
     conditions = filters.conditions(clock.now())
+    sort_key = sort.removeprefix("-")
+    column = TASK_SORT_COLUMNS[sort_key]
+    query = visible_tasks(principal).where(*conditions)
+    if page.cursor is not None:
+        cursor = decode_cursor(page.cursor, sort=sort, column=column)
+        query = query.where(
+            after_cursor(column, Task.id, descending=sort.startswith("-"), cursor=cursor)
+        )
+    # One row more than the page says whether a next page exists.
     rows = await session.execute(
-        visible_tasks(principal)
-        .where(*conditions)
-        .order_by(*sort_clauses(sort, TASK_SORT_COLUMNS, Task.id))
+        query.order_by(*sort_clauses(sort, TASK_SORT_COLUMNS, Task.id))
         .offset(page.skip)
-        .limit(page.limit)
+        .limit(page.limit + 1)
     )
+    tasks = [task for task, _role in rows]
     access = projects_service.access_subquery(principal)
     total = await session.scalar(
         select(func.count())
@@ -154,7 +177,12 @@ async def list_tasks(
         .join(access, access.c.project_id == Task.project_id)
         .where(*conditions)
     )
-    return [task for task, _role in rows], total or 0
+    next_cursor = None
+    if len(tasks) > page.limit:
+        del tasks[page.limit :]
+        last = tasks[-1]
+        next_cursor = Cursor(sort=sort, value=getattr(last, sort_key), last_id=last.id)
+    return TaskPage(tasks=tasks, total=total or 0, next_cursor=next_cursor)
 
 
 def _is_participant(project_id: Any, user_id: Any) -> Any:

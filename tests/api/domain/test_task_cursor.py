@@ -1,0 +1,234 @@
+"""GET /api/v1/tasks?cursor=...: keyset pages in every sort order, stable while rows are
+added, X-Total-Count beside them, visibility, and every way a cursor can be refused."""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from httpx import AsyncClient, Response
+
+from taskflow.tasks.models import Task
+from tests.factories import DomainFactory
+
+TASKS = "/api/v1/tasks"
+LINK = re.compile(r'<([^>]+)>; rel="(next|prev)"')
+
+
+def links(response: Response) -> dict[str, str]:
+    return {rel: url for url, rel in LINK.findall(response.headers.get("Link", ""))}
+
+
+def cursor_of(url: str) -> str:
+    match = re.search(r"[?&]cursor=([^&]+)", url)
+    assert match is not None, url
+    return match.group(1)
+
+
+def forged(*parts: Any) -> str:
+    raw = json.dumps(list(parts)).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+async def walk(
+    client: AsyncClient, headers: dict[str, str], url: str
+) -> tuple[list[int], list[Response]]:
+    """Follow `next` links from url to the end: the ids in order and every response."""
+    seen: list[int] = []
+    responses: list[Response] = []
+    next_url: str | None = url
+    while next_url is not None:
+        response = await client.get(next_url, headers=headers)
+        assert response.status_code == 200, response.text
+        responses.append(response)
+        seen += [task["id"] for task in response.json()]
+        next_url = links(response).get("next")
+        assert len(responses) <= 20, "the links never end"
+    return seen, responses
+
+
+async def mixed_tasks(make: DomainFactory) -> tuple[dict[str, str], list[Task]]:
+    """Nine tasks with tied priorities, titles and creation times, and some without a due
+    date, so every sort order has ties that only the id breaks, and empty values."""
+    owner = await make()
+    project = await make.project(owner)
+    base = datetime(2026, 1, 1, tzinfo=UTC)
+    tasks = [
+        await make.task(
+            project,
+            title=f"task {n % 3}",
+            priority=1 + n % 2,
+            created_at=base + timedelta(minutes=n // 2),
+            due_date=None if n % 3 == 0 else base + timedelta(days=n % 4),
+        )
+        for n in range(9)
+    ]
+    return make.headers(owner), tasks
+
+
+@pytest.mark.parametrize(
+    "sort",
+    ["-created_at", "created_at", "priority", "-priority", "title", "due_date", "-due_date"],
+)
+async def test_next_cursors_walk_every_sort_order_like_one_big_page(
+    client: AsyncClient, make: DomainFactory, sort: str
+) -> None:
+    headers, tasks = await mixed_tasks(make)
+    whole = await client.get(TASKS, params={"sort": sort, "limit": 100}, headers=headers)
+    expected = [task["id"] for task in whole.json()]
+
+    seen, responses = await walk(client, headers, f"{TASKS}?sort={sort}&limit=2")
+
+    assert seen == expected
+    assert sorted(seen) == sorted(task.id for task in tasks)
+    assert len(responses) == 5
+    assert all("cursor=" in links(r)["next"] for r in responses[:-1])
+    assert "Link" not in responses[-1].headers
+
+
+async def test_cursor_pages_keep_their_place_when_newer_tasks_arrive(
+    client: AsyncClient, make: DomainFactory
+) -> None:
+    owner = await make()
+    project = await make.project(owner)
+    base = datetime.now(UTC) - timedelta(hours=1)
+    tasks = [await make.task(project, created_at=base + timedelta(minutes=n)) for n in range(4)]
+    headers = make.headers(owner)
+
+    first = await client.get(TASKS, params={"limit": 2}, headers=headers)
+    await make.task(project, created_at=datetime.now(UTC))  # newest: would shift an offset
+    second = await client.get(links(first)["next"], headers=headers)
+
+    assert [t["id"] for t in first.json()] == [tasks[3].id, tasks[2].id]
+    assert [t["id"] for t in second.json()] == [tasks[1].id, tasks[0].id]
+    assert second.headers["X-Total-Count"] == "5"
+
+
+async def test_cursor_pages_answer_the_filters_and_count_all_matches(
+    client: AsyncClient, make: DomainFactory
+) -> None:
+    owner = await make()
+    project = await make.project(owner)
+    high = await make.tasks(project, 5, priority=5)
+    await make.tasks(project, 3, priority=1)
+    headers = make.headers(owner)
+
+    seen, responses = await walk(client, headers, f"{TASKS}?priority=5&limit=2")
+
+    assert sorted(seen) == sorted(task.id for task in high)
+    assert {r.headers["X-Total-Count"] for r in responses} == {"5"}
+    assert all("priority=5" in links(r)["next"] for r in responses[:-1])
+
+
+async def test_a_cursor_page_has_no_prev_link_and_an_offset_page_keeps_one(
+    client: AsyncClient, make: DomainFactory
+) -> None:
+    owner = await make()
+    project = await make.project(owner)
+    await make.tasks(project, 6)
+    headers = make.headers(owner)
+
+    first = await client.get(TASKS, params={"limit": 2}, headers=headers)
+    by_cursor = await client.get(links(first)["next"], headers=headers)
+    by_offset = await client.get(TASKS, params={"skip": 2, "limit": 2}, headers=headers)
+
+    assert set(links(by_cursor)) == {"next"}
+    assert set(links(by_offset)) == {"next", "prev"}
+    assert "skip=" not in links(by_offset)["next"]
+    assert [t["id"] for t in by_cursor.json()] == [t["id"] for t in by_offset.json()]
+
+
+async def test_a_cursor_grants_nothing_to_someone_who_cannot_see_the_tasks(
+    client: AsyncClient, make: DomainFactory
+) -> None:
+    owner, stranger = await make(), await make()
+    project = await make.project(owner)
+    await make.tasks(project, 4)
+    mine = await make.tasks(await make.project(stranger), 1)
+    first = await client.get(TASKS, params={"limit": 1}, headers=make.headers(owner))
+
+    response = await client.get(links(first)["next"], headers=make.headers(stranger))
+
+    assert response.status_code == 200
+    assert [t["id"] for t in response.json()] in ([], [mine[0].id])
+    assert response.headers["X-Total-Count"] == "1"
+
+
+async def test_skip_and_cursor_together_are_refused(
+    client: AsyncClient, make: DomainFactory
+) -> None:
+    owner = await make()
+    await make.tasks(await make.project(owner), 3)
+    headers = make.headers(owner)
+    first = await client.get(TASKS, params={"limit": 1}, headers=headers)
+    cursor = cursor_of(links(first)["next"])
+
+    response = await client.get(TASKS, params={"cursor": cursor, "skip": 1}, headers=headers)
+
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"] == ["query", "cursor"]
+    assert "either skip or cursor" in response.json()["detail"][0]["msg"]
+
+
+async def test_a_cursor_of_another_sort_order_is_refused(
+    client: AsyncClient, make: DomainFactory
+) -> None:
+    owner = await make()
+    await make.tasks(await make.project(owner), 3)
+    headers = make.headers(owner)
+    first = await client.get(TASKS, params={"limit": 1, "sort": "priority"}, headers=headers)
+
+    response = await client.get(
+        TASKS,
+        params={"cursor": cursor_of(links(first)["next"]), "sort": "title"},
+        headers=headers,
+    )
+
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["msg"] == "The cursor belongs to another sort order"
+
+
+@pytest.mark.parametrize(
+    ("sort", "cursor"),
+    [
+        ("-created_at", "bm90IGpzb24"),  # base64 of "not json"
+        ("-created_at", "Zm9v_"),  # not base64
+        ("-created_at", forged("-created_at", "2026-01-01T00:00:00+00:00")),  # two parts
+        ("-created_at", forged("-created_at", "2026-01-01T00:00:00+00:00", "7")),  # id text
+        ("-created_at", forged("-created_at", "2026-01-01T00:00:00+00:00", 0)),  # id too low
+        ("-created_at", forged("-created_at", "2026-01-01T00:00:00+00:00", True)),  # a boolean
+        ("-created_at", forged("-created_at", "yesterday", 7)),  # not a timestamp
+        ("-created_at", forged("-created_at", "2026-01-01T00:00:00", 7)),  # no offset
+        ("-created_at", forged("-created_at", 5, 7)),  # a number for a timestamp
+        ("priority", forged("priority", "high", 7)),  # text for a number
+        ("priority", forged("priority", 2**64, 7)),  # past 64 bits
+        ("title", forged("title", 3, 7)),  # a number for text
+    ],
+)
+async def test_a_cursor_the_list_did_not_make_is_refused_with_422(
+    client: AsyncClient, make: DomainFactory, sort: str, cursor: str
+) -> None:
+    owner = await make()
+
+    response = await client.get(
+        TASKS, params={"cursor": cursor, "sort": sort}, headers=make.headers(owner)
+    )
+
+    assert response.status_code == 422, response.text
+    assert response.json()["detail"][0]["loc"] == ["query", "cursor"]
+
+
+@pytest.mark.parametrize("cursor", ["", "has space", "a+b/c=", "x" * 513])
+async def test_a_cursor_outside_the_alphabet_or_length_is_refused(
+    client: AsyncClient, make: DomainFactory, cursor: str
+) -> None:
+    owner = await make()
+
+    response = await client.get(TASKS, params={"cursor": cursor}, headers=make.headers(owner))
+
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"] == ["query", "cursor"]
