@@ -10,6 +10,7 @@ all mutants that were checked. Exits 1 when the score is below --min.
 from __future__ import annotations
 
 import argparse
+import re
 import subprocess
 import sys
 from collections import Counter, defaultdict
@@ -35,9 +36,8 @@ def verdicts(mutmut: Path) -> dict[str, str]:
 
 
 def module_of(mutant: str) -> str:
-    # Names look like taskflow.tasks.service.x_update_task__mutmut_12.
-    module, _, _ = mutant.rpartition(".x")
-    return module
+    # taskflow.tasks.service.x_update_task__mutmut_12 or taskflow.core.cache.xǁCacheǁstore__mutmut_3
+    return re.split(r"\.x[_ǁ]", mutant, maxsplit=1)[0]
 
 
 def main() -> int:

@@ -124,6 +124,8 @@ class Settings(BaseSettings):
     health_check_timeout_seconds: float = Field(default=2.0, gt=0, le=30)
 
     cache_ttl_seconds: int = Field(default=60, ge=1, le=24 * 3600)
+    # False: GET answers are not cached in Redis; who a token belongs to still is.
+    cache_reads: bool = True
     # Every Redis key starts with it, so deployments (or test runs) can share one Redis.
     redis_key_prefix: str = Field(default="taskflow", pattern=r"^[A-Za-z0-9_.-]{1,40}$")
     rate_limit_login: RateLimit = "10/minute"

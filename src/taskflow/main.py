@@ -138,7 +138,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             else None
         )
         app.state.cache = (
-            Cache(guard, ttl_seconds=settings.cache_ttl_seconds, prefix=settings.redis_key_prefix)
+            Cache(
+                guard,
+                ttl_seconds=settings.cache_ttl_seconds,
+                prefix=settings.redis_key_prefix,
+                reads=settings.cache_reads,
+            )
             if guard is not None
             else None
         )

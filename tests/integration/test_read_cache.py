@@ -60,6 +60,27 @@ async def test_a_cache_hit_sends_no_sql_at_all(
         assert second.headers.get(header) == first.headers.get(header)
 
 
+@pytest.mark.settings(redis_url="from-fixture", cache_reads=False)
+@pytest.mark.parametrize("path", CACHED_READS)
+async def test_with_cache_reads_off_every_read_asks_the_database(
+    app: FastAPI, client: AsyncClient, make: DomainFactory, path: Callable[[int, int], str]
+) -> None:
+    owner = await make()
+    project = await make.project(owner)
+    task = await make.task(project)
+    url, headers = path(project.id, task.id), make.headers(owner)
+    first = await client.get(url, headers=headers)
+    hits = CACHE_HITS._value.get()
+
+    with statements(app) as sql:
+        second = await client.get(url, headers=headers)
+
+    assert second.status_code == 200
+    assert second.json() == first.json()
+    assert sql, "the second read was answered from the cache"
+    assert CACHE_HITS._value.get() == hits
+
+
 async def test_a_cache_hit_for_an_api_key_sends_no_sql(
     app: FastAPI, client: AsyncClient, make: DomainFactory
 ) -> None:

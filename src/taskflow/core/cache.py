@@ -65,8 +65,12 @@ def digest(*parts: str) -> str:
 
 
 class Cache:
-    def __init__(self, guard: RedisGuard, *, ttl_seconds: int, prefix: str) -> None:
+    def __init__(
+        self, guard: RedisGuard, *, ttl_seconds: int, prefix: str, reads: bool = True
+    ) -> None:
         self.guard = guard
+        # False: answers of GET routes are not cached (callers' identities still are).
+        self.reads = reads
         self.ttl_seconds = ttl_seconds
         self.prefix = prefix
         self.epoch = self.key("gen", "epoch")
@@ -200,7 +204,8 @@ def cached_read(endpoint: EndpointT) -> EndpointT:
 def read_key(cache: Cache, request: Request, caller: str) -> str | None:
     """The cache key of this request's answer for this caller, if its route is cached."""
     route = request.scope.get("route")
-    if request.method != "GET" or not getattr(getattr(route, "endpoint", None), _ROUTE_MARK, False):
+    cached_route = getattr(getattr(route, "endpoint", None), _ROUTE_MARK, False)
+    if not cache.reads or request.method != "GET" or not cached_route:
         return None
     url = request.url
     return cache.key("r", caller, digest(url.netloc, url.path, url.query))
