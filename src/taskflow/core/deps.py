@@ -14,17 +14,17 @@ from taskflow.core.email import Mailer
 from taskflow.core.security import PasswordHasher
 
 
-def app_settings(request: Request) -> Settings:
+async def app_settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
 
-def password_hasher(request: Request) -> PasswordHasher:
+async def password_hasher(request: Request) -> PasswordHasher:
     hasher: PasswordHasher = request.app.state.hasher
     return hasher
 
 
-def mailer(request: Request, background: BackgroundTasks) -> Mailer:
+async def mailer(request: Request, background: BackgroundTasks) -> Mailer:
     return Mailer(request.app.state.email_sender, background)
 
 

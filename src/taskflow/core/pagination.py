@@ -29,7 +29,7 @@ class Page:
     limit: int
 
 
-def page_params(
+async def page_params(
     skip: Annotated[int, Query(ge=0, le=2**31, description="Rows to skip")] = 0,
     limit: Annotated[
         int, Query(ge=1, le=MAX_PAGE_SIZE, description="Rows to return (1-100)")
@@ -102,7 +102,7 @@ class KeysetPage:
     cursor: str | None = None
 
 
-def keyset_page_params(
+async def keyset_page_params(
     page: Annotated[Page, Depends(page_params)],
     cursor: Annotated[
         str | None,
