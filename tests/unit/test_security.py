@@ -180,6 +180,55 @@ def test_token_issued_in_the_future_is_rejected() -> None:
         decode(signed(claims))
 
 
+def test_a_verified_token_is_remembered_and_not_verified_again(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    token = signed(valid_claims(sub="7"))
+    calls: list[str] = []
+    real_decode = jwt.decode
+
+    def counting_decode(*args: Any, **kwargs: Any) -> Any:
+        calls.append(args[0])
+        return real_decode(*args, **kwargs)
+
+    monkeypatch.setattr(jwt, "decode", counting_decode)
+
+    assert [decode(token).user_id for _ in range(3)] == [7, 7, 7]
+    assert calls == [token]
+
+
+def test_a_remembered_token_is_still_refused_under_another_key_issuer_or_audience() -> None:
+    token = signed(valid_claims())
+    assert decode(token).user_id == 42
+
+    with pytest.raises(InvalidTokenError):
+        decode(token, secret="another-secret-key-that-is-long-enough-0123456789")
+    with pytest.raises(InvalidTokenError):
+        decode_access_token(token, secret=SECRET, issuer="someone-else", audience=AUDIENCE)
+    with pytest.raises(InvalidTokenError):
+        decode_access_token(token, secret=SECRET, issuer=ISSUER, audience="another-api")
+
+
+def test_a_remembered_token_stops_working_when_it_expires() -> None:
+    start = datetime(2031, 1, 1, 12, 0, tzinfo=UTC)
+    with time_machine.travel(start, tick=False):
+        token = signed(valid_claims(iat=start, exp=start + LIFETIME))
+        assert decode(token).user_id == 42
+    with (
+        time_machine.travel(start + LIFETIME, tick=False),
+        pytest.raises(InvalidTokenError, match="expired"),
+    ):
+        decode(token)
+
+
+def test_the_memory_of_verified_tokens_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(security, "_VERIFIED_LIMIT", 5)
+    tokens = [signed(valid_claims(sub=str(n))) for n in range(1, 9)]
+
+    assert [decode(token).user_id for token in tokens] == list(range(1, 9))
+    assert len(security._verified) <= 5
+
+
 # --- opaque tokens -----------------------------------------------------------------------
 
 
