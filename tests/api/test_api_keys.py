@@ -132,6 +132,31 @@ async def test_list_keys_shows_only_the_callers_keys(
     assert response.headers["X-Total-Count"] == "1"
 
 
+async def test_list_keys_of_a_user_without_keys_is_empty_with_total_zero(
+    client: AsyncClient, users: UserFactory
+) -> None:
+    user = await users()
+
+    response = await client.get("/api/v1/api-keys", headers=users.headers(user))
+
+    assert response.status_code == 200, response.text
+    assert response.json() == []
+    assert response.headers["X-Total-Count"] == "0"
+
+
+async def test_list_keys_pages_in_creation_order(client: AsyncClient, users: UserFactory) -> None:
+    user = await users()
+    headers = users.headers(user)
+    ids = [(await create_key(client, headers, "users:read", name=f"k{i}"))["id"] for i in range(4)]
+
+    first = await client.get("/api/v1/api-keys", params={"limit": 2}, headers=headers)
+    second = await client.get("/api/v1/api-keys", params={"skip": 2, "limit": 2}, headers=headers)
+
+    assert [item["id"] for item in first.json()] == ids[:2]
+    assert [item["id"] for item in second.json()] == ids[2:]
+    assert first.headers["X-Total-Count"] == second.headers["X-Total-Count"] == "4"
+
+
 async def test_key_is_stored_only_as_its_sha256(
     client: AsyncClient, users: UserFactory, sessionmaker: async_sessionmaker[AsyncSession]
 ) -> None:
@@ -275,7 +300,8 @@ async def test_key_cannot_change_the_email_even_with_users_write(
         "/api/v1/users/me", json={"email": unique_email("stolen")}, headers=key_headers(key)
     )
 
-    assert_error(response, 403, "session_required")
+    body = assert_error(response, 403, "session_required")
+    assert body["detail"] == ("Changing an email needs a logged-in session; API keys cannot do it")
     stored = await stored_user(sessionmaker, user.id)
     assert (stored.email, stored.is_verified) == (user.email, True)
 
@@ -369,8 +395,24 @@ async def test_expired_key_is_401(client: AsyncClient, users: UserFactory) -> No
         response = await client.get("/api/v1/users/me", headers=key_headers(key))
 
     body = assert_error(response, 401, "invalid_api_key")
-    assert "expired" in body["detail"].lower()
+    assert body["detail"] == "API key has expired"
     assert response.headers["WWW-Authenticate"] == "Bearer"
+
+
+async def test_key_stops_working_at_the_exact_moment_it_expires(
+    client: AsyncClient, users: UserFactory
+) -> None:
+    user = await users()
+    created = await create_key(client, users.headers(user), "users:read", expires_in_days=1)
+    expires_at = datetime.fromisoformat(created["expires_at"])
+
+    with time_machine.travel(expires_at - timedelta(microseconds=1), tick=False):
+        before = await client.get("/api/v1/users/me", headers=key_headers(created["key"]))
+    with time_machine.travel(expires_at, tick=False):
+        at = await client.get("/api/v1/users/me", headers=key_headers(created["key"]))
+
+    assert before.status_code == 200, before.text
+    assert assert_error(at, 401, "invalid_api_key")["detail"] == "API key has expired"
 
 
 async def test_key_still_works_just_before_it_expires(
@@ -422,6 +464,26 @@ async def test_delete_key_is_204_and_the_key_stops_working(
     assert (await client.get("/api/v1/api-keys", headers=headers)).json() == []
     again = await client.delete(f"/api/v1/api-keys/{created['id']}", headers=headers)
     assert_error(again, 404, "not_found")
+
+
+async def test_deleting_one_key_leaves_the_users_other_keys_working(
+    client: AsyncClient, users: UserFactory
+) -> None:
+    user = await users()
+    headers = users.headers(user)
+    doomed = await create_key(client, headers, "users:read", name="doomed")
+    kept = await create_key(client, headers, "users:read", name="kept")
+
+    assert (
+        await client.delete(f"/api/v1/api-keys/{doomed['id']}", headers=headers)
+    ).status_code == 204
+
+    assert [
+        item["id"] for item in (await client.get("/api/v1/api-keys", headers=headers)).json()
+    ] == [kept["id"]]
+    assert (
+        await client.get("/api/v1/users/me", headers=key_headers(kept["key"]))
+    ).status_code == 200
 
 
 async def test_deleting_another_users_key_is_404_and_leaves_it_working(

@@ -434,6 +434,27 @@ async def test_password_reset_request_for_an_unknown_email_is_recorded_as_not_se
     )
 
 
+async def test_password_reset_request_for_an_inactive_account_names_it_as_not_sent(
+    client: AsyncClient, make: DomainFactory, sessionmaker: Sessions, mailbox: Mailbox
+) -> None:
+    user = await make(is_active=False)
+    request_id = new_request_id()
+
+    response = await client.post(
+        f"{API}/auth/password-reset", json={"email": user.email}, headers=traced(request_id)
+    )
+
+    assert response.status_code == 202, response.text
+    assert mailbox.to(user.email) == []
+    entry = the_one(await stored(sessionmaker), AuditEvent.PASSWORD_RESET_REQUESTED, request_id)
+    assert_entry(
+        entry,
+        actor_id=None,
+        subject_user_id=user.id,
+        details={"email": user.email, "sent": False},
+    )
+
+
 async def test_password_reset_completion_is_recorded_once_without_token_or_password(
     client: AsyncClient, make: DomainFactory, sessionmaker: Sessions, mailbox: Mailbox
 ) -> None:

@@ -13,11 +13,13 @@ import jwt
 import pytest
 import time_machine
 from httpx import AsyncClient, Response
-from sqlalchemy import select
+from pwdlib.hashers.argon2 import Argon2Hasher
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from taskflow.auth.models import OneTimeToken, TokenPurpose
+from taskflow.auth.models import OneTimeToken, RefreshToken, TokenPurpose
 from taskflow.config import Settings
+from taskflow.core import security
 from taskflow.users.models import User
 from tests.factories import DEFAULT_PASSWORD, UserFactory, unique_email
 from tests.support.mailbox import Mailbox
@@ -1019,3 +1021,203 @@ async def test_a_garbage_bearer_token_is_401(client: AsyncClient) -> None:
 
 async def test_a_missing_token_is_401(client: AsyncClient) -> None:
     assert_error(await me(client, {}), 401, "not_authenticated")
+
+
+# --- exact expiry moments, lockout counting, deactivated accounts --------------------------
+
+Sessions = async_sessionmaker[AsyncSession]
+
+
+async def deactivate_in_database(sessionmaker: Sessions, user_id: int) -> None:
+    """Deactivate without the API, so nothing else (such as revoking sessions) happens."""
+    async with sessionmaker() as session:
+        await session.execute(update(User).where(User.id == user_id).values(is_active=False))
+        await session.commit()
+
+
+async def test_refresh_token_stops_working_at_the_exact_moment_it_expires(
+    client: AsyncClient, users: UserFactory, sessionmaker: Sessions
+) -> None:
+    user = await users()
+    refresh_token = (await login_ok(client, user.email))["refresh_token"]
+    async with sessionmaker() as session:
+        expires_at = await session.scalar(
+            select(RefreshToken.expires_at).where(
+                RefreshToken.token_hash == security.hash_token(refresh_token)
+            )
+        )
+    assert expires_at is not None
+
+    with time_machine.travel(expires_at, tick=False):
+        assert_error(await refresh(client, refresh_token), 401, "invalid_token")
+
+
+async def test_password_reset_token_stops_working_at_the_exact_moment_it_expires(
+    client: AsyncClient, mailbox: Mailbox, users: UserFactory, sessionmaker: Sessions
+) -> None:
+    user = await users()
+    await request_reset(client, user.email)
+    token = mailbox.last_to(user.email).link_token("reset-password")
+    async with sessionmaker() as session:
+        expires_at = await session.scalar(
+            select(OneTimeToken.expires_at).where(
+                OneTimeToken.token_hash == security.hash_token(token)
+            )
+        )
+    assert expires_at is not None
+
+    with time_machine.travel(expires_at, tick=False):
+        assert_error(await confirm_reset(client, token, NEW_PASSWORD), 400, "invalid_token")
+
+
+@pytest.mark.settings(lockout_threshold=3)
+async def test_lockout_ends_at_the_exact_moment_of_locked_until(
+    client: AsyncClient, users: UserFactory, sessionmaker: Sessions
+) -> None:
+    user = await users()
+    await fail_logins(client, user.email, 3)
+    async with sessionmaker() as session:
+        locked_until = await session.scalar(select(User.locked_until).where(User.id == user.id))
+    assert locked_until is not None
+
+    with time_machine.travel(locked_until, tick=False):
+        assert (await login(client, user.email)).status_code == 200
+
+
+@pytest.mark.settings(lockout_threshold=3, lockout_minutes=15)
+async def test_after_a_lockout_ends_the_failure_count_starts_again_from_zero(
+    client: AsyncClient, users: UserFactory
+) -> None:
+    user = await users()
+    await fail_logins(client, user.email, 3)
+
+    with time_machine.travel(later(minutes=16), tick=True):
+        await fail_logins(client, user.email, 2)
+        assert (await login(client, user.email)).status_code == 200
+
+
+@pytest.mark.settings(lockout_threshold=3)
+async def test_a_password_change_restarts_the_failure_count_from_zero(
+    client: AsyncClient, users: UserFactory
+) -> None:
+    user = await users()
+    await fail_logins(client, user.email, 2)
+    changed = await change_password(client, users.headers(user), DEFAULT_PASSWORD, NEW_PASSWORD)
+    assert changed.status_code == 204, changed.text
+
+    await fail_logins(client, user.email, 2)
+
+    assert (await login(client, user.email, NEW_PASSWORD)).status_code == 200
+
+
+async def test_login_upgrades_a_weaker_password_hash_and_keeps_working(
+    client: AsyncClient, users: UserFactory, sessionmaker: Sessions
+) -> None:
+    user = await users()
+    weak = Argon2Hasher(time_cost=1, memory_cost=8192, parallelism=1).hash(DEFAULT_PASSWORD)
+    async with sessionmaker() as session:
+        await session.execute(update(User).where(User.id == user.id).values(password_hash=weak))
+        await session.commit()
+
+    assert (await login(client, user.email)).status_code == 200
+
+    async with sessionmaker() as session:
+        stored = await session.scalar(select(User.password_hash).where(User.id == user.id))
+    assert stored is not None
+    assert stored != weak
+    assert security.password_hash.verify(DEFAULT_PASSWORD, stored)
+    assert (await login(client, user.email)).status_code == 200
+
+
+async def test_refresh_of_an_account_deactivated_behind_the_apis_back_is_401(
+    client: AsyncClient, users: UserFactory, sessionmaker: Sessions
+) -> None:
+    user = await users()
+    refresh_token = (await login_ok(client, user.email))["refresh_token"]
+    await deactivate_in_database(sessionmaker, user.id)
+
+    assert_error(await refresh(client, refresh_token), 401, "invalid_token")
+
+
+async def test_password_reset_token_of_an_account_deactivated_since_is_400(
+    client: AsyncClient, mailbox: Mailbox, users: UserFactory, sessionmaker: Sessions
+) -> None:
+    user = await users()
+    await request_reset(client, user.email)
+    token = mailbox.last_to(user.email).link_token("reset-password")
+    await deactivate_in_database(sessionmaker, user.id)
+
+    assert_error(await confirm_reset(client, token, NEW_PASSWORD), 400, "invalid_token")
+
+    async with sessionmaker() as session:
+        stored = await session.scalar(select(User.password_hash).where(User.id == user.id))
+    assert stored is not None
+    assert security.password_hash.verify(DEFAULT_PASSWORD, stored)
+
+
+async def test_verification_token_of_an_account_deactivated_since_is_400(
+    client: AsyncClient, mailbox: Mailbox, users: UserFactory, sessionmaker: Sessions
+) -> None:
+    email = unique_email("gone")
+    created = await register(client, email)
+    assert created.status_code == 201, created.text
+    token = mailbox.last_to(email).link_token("verify-email")
+    await deactivate_in_database(sessionmaker, created.json()["id"])
+
+    assert_error(await verify(client, token), 400, "invalid_token")
+
+    async with sessionmaker() as session:
+        verified = await session.scalar(select(User.is_verified).where(User.email == email))
+    assert verified is False
+
+
+async def test_another_users_password_reset_request_leaves_a_token_working(
+    client: AsyncClient, mailbox: Mailbox, users: UserFactory
+) -> None:
+    user, other = await users(), await users()
+    await request_reset(client, user.email)
+    token = mailbox.last_to(user.email).link_token("reset-password")
+
+    await request_reset(client, other.email)
+
+    assert (await confirm_reset(client, token, NEW_PASSWORD)).status_code == 204
+
+
+async def test_a_password_reset_request_leaves_the_verification_link_working(
+    client: AsyncClient, mailbox: Mailbox
+) -> None:
+    email = unique_email("both")
+    assert (await register(client, email)).status_code == 201
+    token = mailbox.last_to(email).link_token("verify-email")
+
+    await request_reset(client, email)
+
+    assert (await verify(client, token)).status_code == 204
+
+
+async def test_emails_greet_the_user_by_name(
+    client: AsyncClient, mailbox: Mailbox, users: UserFactory
+) -> None:
+    email = unique_email("greeted")
+    assert (await register(client, email)).status_code == 201
+    user = await users(full_name="Ada Lovelace")
+    await request_reset(client, user.email)
+
+    assert mailbox.last_to(email).body.startswith("Hello Reg Istered,")
+    assert mailbox.last_to(user.email).body.startswith("Hello Ada Lovelace,")
+
+
+@pytest.mark.settings(lockout_threshold=2)
+async def test_failed_logins_and_the_lockout_leave_updated_at_as_it_was(
+    client: AsyncClient, users: UserFactory
+) -> None:
+    user = await users()
+    headers = users.headers(user)
+    before = (await me(client, headers)).json()["updated_at"]
+
+    await fail_logins(client, user.email, 1)
+    assert (await me(client, headers)).json()["updated_at"] == before
+    await fail_logins(client, user.email, 1)
+    assert_error(await login(client, user.email), 401, "account_locked")
+
+    assert (await me(client, headers)).json()["updated_at"] == before

@@ -167,3 +167,44 @@ async def test_pool_gauge_is_back_after_requests_that_use_the_database(
 
     assert response.status_code == 401
     assert sample(await scrape(client), POOL_IN_USE) == before
+
+
+async def test_logins_are_counted_by_outcome(client: AsyncClient) -> None:
+    email, password = f"counted-{uuid.uuid4().hex[:8]}@example.com", "right-pass-123"
+    registered = await client.post(
+        "/api/v1/auth/register",
+        json={"email": email, "password": password, "full_name": "Counted"},
+    )
+    assert registered.status_code == 201, registered.text
+    before = await scrape(client)
+
+    for attempt in ["wrong-pass-1", password, "wrong-pass-2"]:
+        await client.post("/api/v1/auth/login", json={"email": email, "password": attempt})
+    after = await scrape(client)
+
+    def delta(outcome: str) -> float:
+        name = "taskflow_logins_total"
+        return sample(after, name, outcome=outcome) - sample(before, name, outcome=outcome)
+
+    assert (delta("success"), delta("failure"), delta("locked")) == (1, 2, 0)
+
+
+@pytest.mark.settings(lockout_threshold=2)
+async def test_a_login_refused_by_a_lockout_is_counted_as_locked(client: AsyncClient) -> None:
+    email, password = f"locked-{uuid.uuid4().hex[:8]}@example.com", "right-pass-123"
+    registered = await client.post(
+        "/api/v1/auth/register",
+        json={"email": email, "password": password, "full_name": "Locked Out"},
+    )
+    assert registered.status_code == 201, registered.text
+    for _ in range(2):
+        await client.post("/api/v1/auth/login", json={"email": email, "password": "wrong-pass-1"})
+    before = await scrape(client)
+
+    refused = await client.post("/api/v1/auth/login", json={"email": email, "password": password})
+    after = await scrape(client)
+
+    assert refused.json()["error"] == "account_locked"
+    name = "taskflow_logins_total"
+    assert sample(after, name, outcome="locked") - sample(before, name, outcome="locked") == 1
+    assert sample(after, name, outcome="failure") == sample(before, name, outcome="failure")

@@ -131,7 +131,9 @@ async def test_me_without_credentials_is_401(client: AsyncClient) -> None:
 # --- PATCH /users/me -----------------------------------------------------------------------
 
 
-async def test_patch_me_changes_the_name(client: AsyncClient, users: UserFactory) -> None:
+async def test_patch_me_changes_the_name(
+    client: AsyncClient, users: UserFactory, mailbox: Mailbox
+) -> None:
     user = await users(full_name="Old Name")
     headers = users.headers(user)
 
@@ -144,6 +146,7 @@ async def test_patch_me_changes_the_name(client: AsyncClient, users: UserFactory
     assert set(response.json()) == USER_FIELDS
     me = await client.get("/api/v1/users/me", headers=headers)
     assert me.json()["full_name"] == "New Name"
+    assert mailbox.messages == []  # only a new email address needs verifying
 
 
 async def test_patch_me_email_is_lower_cased_unverified_and_verified_by_mail_to_new_address(
@@ -234,7 +237,8 @@ async def test_user_cannot_set_own_role_through_patch_by_id(
         f"/api/v1/users/{user.id}", json={"role": "admin"}, headers=users.headers(user)
     )
 
-    assert_error(response, 403, "forbidden")
+    body = assert_error(response, 403, "forbidden")
+    assert body["detail"] == "Only administrators may change role"
     assert (await stored_user(sessionmaker, user.id)).role == "user"
 
 
@@ -247,8 +251,26 @@ async def test_user_cannot_deactivate_itself_through_patch_by_id(
         f"/api/v1/users/{user.id}", json={"is_active": False}, headers=users.headers(user)
     )
 
-    assert_error(response, 403, "forbidden")
+    body = assert_error(response, 403, "forbidden")
+    assert body["detail"] == "Only administrators may change is_active"
     assert (await stored_user(sessionmaker, user.id)).is_active is True
+
+
+async def test_user_patching_several_admin_fields_is_told_all_of_them(
+    client: AsyncClient, users: UserFactory, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    user = await users()
+
+    response = await client.patch(
+        f"/api/v1/users/{user.id}",
+        json={"role": "admin", "is_active": False},
+        headers=users.headers(user),
+    )
+
+    body = assert_error(response, 403, "forbidden")
+    assert body["detail"] == "Only administrators may change is_active, role"
+    stored = await stored_user(sessionmaker, user.id)
+    assert (stored.role, stored.is_active) == ("user", True)
 
 
 async def test_user_can_patch_own_name_by_id(client: AsyncClient, users: UserFactory) -> None:
@@ -328,7 +350,8 @@ async def test_admin_cannot_delete_me(
 
     response = await client.delete("/api/v1/users/me", headers=users.headers(admin))
 
-    assert_error(response, 403, "forbidden")
+    body = assert_error(response, 403, "forbidden")
+    assert body["detail"] == "Administrators cannot deactivate themselves"
     assert (await stored_user(sessionmaker, admin.id)).is_active is True
 
 
@@ -408,6 +431,23 @@ async def test_list_users_search_treats_wildcards_literally(
     assert response.status_code == 200, response.text
     assert response.json() == []
     assert response.headers["X-Total-Count"] == "0"
+
+
+async def test_list_users_stays_in_id_order_after_users_change(
+    client: AsyncClient, users: UserFactory
+) -> None:
+    admin = await users.admin()
+    first, second, third = await users(), await users(), await users()
+    headers = users.headers(admin)
+    for user in (first, second):  # rewritten rows may move in the table's storage
+        response = await client.patch(
+            f"/api/v1/users/{user.id}", json={"full_name": "Renamed"}, headers=headers
+        )
+        assert response.status_code == 200, response.text
+
+    listed = await client.get("/api/v1/users", headers=headers)
+
+    assert [item["id"] for item in listed.json()] == [admin.id, first.id, second.id, third.id]
 
 
 async def test_list_users_pages_with_total_count_and_link_header(
@@ -703,6 +743,26 @@ async def test_admin_reactivates_a_user(client: AsyncClient, users: UserFactory)
     assert (await client.get("/api/v1/users/me", headers=users.headers(user))).status_code == 200
 
 
+async def test_a_reactivated_user_logs_in_again_and_old_refresh_tokens_stay_dead(
+    client: AsyncClient, users: UserFactory
+) -> None:
+    admin = await users.admin()
+    user = await users()
+    _, refresh_token = await logged_in(client, user)
+    admin_headers = users.headers(admin)
+    deleted = await client.delete(f"/api/v1/users/{user.id}", headers=admin_headers)
+    assert deleted.status_code == 204, deleted.text
+    reactivated = await client.patch(
+        f"/api/v1/users/{user.id}", json={"is_active": True}, headers=admin_headers
+    )
+    assert reactivated.status_code == 200, reactivated.text
+
+    response = await client.post("/api/v1/auth/refresh", json={"refresh_token": refresh_token})
+
+    assert_error(response, 401, "invalid_token")
+    assert (await login(client, user.email)).status_code == 200
+
+
 async def test_admin_cannot_demote_itself(
     client: AsyncClient, users: UserFactory, sessionmaker: async_sessionmaker[AsyncSession]
 ) -> None:
@@ -712,7 +772,8 @@ async def test_admin_cannot_demote_itself(
         f"/api/v1/users/{admin.id}", json={"role": "user"}, headers=users.headers(admin)
     )
 
-    assert_error(response, 403, "forbidden")
+    body = assert_error(response, 403, "forbidden")
+    assert body["detail"] == "Administrators cannot remove their own admin role"
     assert (await stored_user(sessionmaker, admin.id)).role == "admin"
 
 
@@ -725,7 +786,8 @@ async def test_admin_cannot_deactivate_itself_by_patch(
         f"/api/v1/users/{admin.id}", json={"is_active": False}, headers=users.headers(admin)
     )
 
-    assert_error(response, 403, "forbidden")
+    body = assert_error(response, 403, "forbidden")
+    assert body["detail"] == "Administrators cannot deactivate themselves"
     assert (await stored_user(sessionmaker, admin.id)).is_active is True
 
 
@@ -767,7 +829,10 @@ async def test_non_admin_delete_of_itself_by_id_is_403(
 
     response = await client.delete(f"/api/v1/users/{user.id}", headers=users.headers(user))
 
-    assert_error(response, 403, "forbidden")
+    body = assert_error(response, 403, "forbidden")
+    assert body["detail"] == (
+        "Only administrators may deactivate other accounts; use DELETE /users/me"
+    )
     assert (await stored_user(sessionmaker, user.id)).is_active is True
 
 
@@ -790,5 +855,6 @@ async def test_admin_delete_of_itself_by_id_is_403(
 
     response = await client.delete(f"/api/v1/users/{admin.id}", headers=users.headers(admin))
 
-    assert_error(response, 403, "forbidden")
+    body = assert_error(response, 403, "forbidden")
+    assert body["detail"] == "Administrators cannot deactivate themselves"
     assert (await stored_user(sessionmaker, admin.id)).is_active is True

@@ -360,15 +360,17 @@ async def test_bulk_update_with_a_missing_id_is_404_naming_it_and_changes_nothin
 ) -> None:
     owner = await make()
     tasks = await make.tasks(await make.project(owner), 2, priority=3)
-    missing = 10**12 + 7
+    missing, also_missing = 10**12 + 7, 10**12 + 3
 
     response = await bulk(
-        client, make.headers(owner), [tasks[0].id, missing, tasks[1].id], priority=1
+        client,
+        make.headers(owner),
+        [tasks[0].id, missing, tasks[1].id, also_missing],
+        priority=1,
     )
 
     detail = assert_error(response, 404, "not_found")
-    assert str(missing) in detail
-    assert str(tasks[0].id) not in detail.replace(str(missing), "")
+    assert detail == f"Tasks not found: {also_missing}, {missing}"
     stored = await snapshots(sessionmaker, [t.id for t in tasks])
     assert {(s.priority, s.version) for s in stored.values()} == {(3, 1)}
 
@@ -444,6 +446,23 @@ async def test_bulk_update_with_an_assignee_outside_one_tasks_project_is_422_and
     assert str(refused.id) in response.json()["detail"][0]["msg"]
     stored = await snapshots(sessionmaker, [ok.id, refused.id])
     assert {(s.assignee_id, s.priority, s.version) for s in stored.values()} == {(None, 3, 1)}
+
+
+async def test_bulk_update_with_a_deactivated_member_as_assignee_is_422(
+    client: AsyncClient, make: DomainFactory, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    owner, gone = await make(), await make(is_active=False)
+    project = await make.project(owner)
+    await make.member(project, gone, "editor")
+    task = await make.task(project, priority=3)
+
+    response = await bulk(client, make.headers(owner), [task.id], assignee_id=gone.id)
+
+    assert error_locs(response) == [["body", "update_data", "assignee_id"]]
+    assert response.json()["detail"][0]["msg"] == (
+        f"The assignee is not the owner or a member of the project of tasks: {task.id}"
+    )
+    assert (await snapshots(sessionmaker, [task.id]))[task.id].assignee_id is None
 
 
 async def test_bulk_update_with_an_unknown_assignee_is_422(

@@ -698,7 +698,8 @@ async def test_member_may_not_change_or_delete_the_project(
         method, f"{PROJECTS}/{project.id}", headers=make.headers(member), **kwargs
     )
 
-    assert_error(response, 403, "forbidden")
+    body = assert_error(response, 403, "forbidden")
+    assert body["detail"] == "Only the project owner or an administrator may do this"
     stored = await stored_project(sessionmaker, project.id)
     assert stored is not None
     assert (stored.name, stored.version) == ("Owned", 1)

@@ -317,12 +317,19 @@ async def test_search_matches_title_and_description_without_regard_to_case(
     ],
     ids=["percent", "underscore", "slash"],
 )
+@pytest.mark.parametrize("field", ["title", "description"])
 async def test_search_takes_wildcard_characters_literally(
-    client: AsyncClient, make: DomainFactory, search: str, matching: str, other: str
+    client: AsyncClient,
+    make: DomainFactory,
+    search: str,
+    matching: str,
+    other: str,
+    field: str,
 ) -> None:
     owner, project = await shared_project(make)
-    hit = await make.task(project, title=matching, description=None)
-    await make.task(project, title=other, description=None)
+    blank = {"title": "Untitled", "description": None}
+    hit = await make.task(project, **{**blank, field: matching})
+    await make.task(project, **{**blank, field: other})
 
     assert await listed(client, make.headers(owner), search=search) == (ids(hit), 1)
 

@@ -243,12 +243,34 @@ async def test_create_accepts_the_longest_title_and_description(
 async def test_create_refuses_an_assignee_outside_the_project_with_422(
     client: AsyncClient, make: DomainFactory, sessionmaker: async_sessionmaker[AsyncSession]
 ) -> None:
-    owner, outsider = await make(), await make()
+    owner, member, outsider = await make(), await make(), await make()
     project = await make.project(owner)
+    # A project with members: the outsider must not pass as one of them.
+    await make.member(project, member, "editor")
 
     response = await client.post(
         TASKS,
         json={"title": "t", "project_id": project.id, "assignee_id": outsider.id},
+        headers=make.headers(owner),
+    )
+
+    assert error_locs(response) == [["body", "assignee_id"]]
+    assert response.json()["detail"][0]["msg"] == (
+        "The assignee must be the owner or a member of the project"
+    )
+    assert await count_tasks(sessionmaker, project_id=project.id) == 0
+
+
+async def test_create_refuses_a_deactivated_member_as_assignee_with_422(
+    client: AsyncClient, make: DomainFactory, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    owner, gone = await make(), await make(is_active=False)
+    project = await make.project(owner)
+    await make.member(project, gone, "editor")
+
+    response = await client.post(
+        TASKS,
+        json={"title": "t", "project_id": project.id, "assignee_id": gone.id},
         headers=make.headers(owner),
     )
 
@@ -306,7 +328,8 @@ async def test_create_as_viewer_is_403(
         TASKS, json={"title": "t", "project_id": project.id}, headers=make.headers(viewer)
     )
 
-    assert_error(response, 403, "forbidden")
+    body = assert_error(response, 403, "forbidden")
+    assert body["detail"] == "Viewers cannot change the tasks of this project"
     assert await count_tasks(sessionmaker, project_id=project.id) == 0
 
 
