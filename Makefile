@@ -7,7 +7,7 @@ PORT ?= 8000
 WORKERS ?= 1
 PYTEST_ARGS ?=
 
-.PHONY: help install dev run migrate test test-fast lint format typecheck openapi fuzz mutation clean
+.PHONY: help install dev run migrate test test-fast lint format typecheck openapi fuzz mutation bench clean
 
 help:
 	@echo "make run        install, migrate and serve on http://$(HOST):$(PORT) (SQLite by default)"
@@ -17,6 +17,7 @@ help:
 	@echo "make openapi    write openapi.json from the code (commit it with API changes)"
 	@echo "make fuzz       Schemathesis, every phase, against a live server on PostgreSQL"
 	@echo "make mutation   mutmut over the services and policies, then the score"
+	@echo "make bench      TaskFlow against the raw ceiling with wrk (PostgreSQL, Redis, wrk)"
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -47,8 +48,8 @@ test-fast: dev
 	$(BIN)/pytest -n auto -m "not slow and not e2e" $(PYTEST_ARGS)
 
 lint: dev
-	$(BIN)/ruff check src tests scripts
-	$(BIN)/ruff format --check src tests scripts
+	$(BIN)/ruff check src tests scripts benchmarks
+	$(BIN)/ruff format --check src tests scripts benchmarks
 	$(BIN)/mypy
 
 typecheck: dev
@@ -67,9 +68,18 @@ mutation: dev
 	TASKFLOW_TEST_DATABASE=sqlite $(BIN)/mutmut run --max-children $(MUTATION_CHILDREN)
 	$(BIN)/python scripts/mutation_score.py
 
+$(VENV)/.installed-bench: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
+	@touch $@ $(VENV)/.installed $(VENV)/.installed-dev
+
+# Needs PostgreSQL, Redis and wrk (apt-get install wrk); see docs/performance.md.
+BENCH_ARGS ?=
+bench: $(VENV)/.installed-bench
+	$(BIN)/python benchmarks/bench.py $(BENCH_ARGS)
+
 format: dev
-	$(BIN)/ruff format src tests scripts
-	$(BIN)/ruff check --fix src tests scripts
+	$(BIN)/ruff format src tests scripts benchmarks
+	$(BIN)/ruff check --fix src tests scripts benchmarks
 
 clean:
 	rm -rf $(VENV) mutants .pytest_cache .mypy_cache .ruff_cache .coverage .coverage.* htmlcov
