@@ -110,19 +110,20 @@ class TaskFilters:
         return conditions
 
 
+def _with_relations(query: Select[Task, str]) -> Select[Task, str]:
+    return query.join(Task.project).options(
+        contains_eager(Task.project),
+        joinedload(Task.assignee),
+        joinedload(Task.created_by),
+    )
+
+
 def visible_tasks(principal: Principal) -> Select[Task, str]:
     """Tasks of the projects the principal may see, with its role in each task's project,
     their project, assignee and creator loaded in the same query."""
     access = projects_service.access_subquery(principal)
-    return (
-        select(Task, access.c.role)
-        .join(access, access.c.project_id == Task.project_id)
-        .join(Task.project)
-        .options(
-            contains_eager(Task.project),
-            joinedload(Task.assignee),
-            joinedload(Task.created_by),
-        )
+    return _with_relations(
+        select(Task, access.c.role).join(access, access.c.project_id == Task.project_id)
     )
 
 
@@ -154,29 +155,36 @@ async def list_tasks(
 ) -> TaskPage:
     """One page of the visible tasks that match, the number of them all, and where the
     next page starts (None on the last page)."""
-    conditions = filters.conditions(clock.now())
     sort_key = sort.removeprefix("-")
     column = TASK_SORT_COLUMNS[sort_key]
-    query = visible_tasks(principal).where(*conditions)
+    order = sort_clauses(sort, TASK_SORT_COLUMNS, Task.id)
+    access = projects_service.access_subquery(principal)
+    matching = (
+        select(Task.id, access.c.role)
+        .join(access, access.c.project_id == Task.project_id)
+        .where(*filters.conditions(clock.now()))
+    )
+    after = []
     if page.cursor is not None:
         cursor = decode_cursor(page.cursor, sort=sort, column=column)
-        query = query.where(
-            after_cursor(column, Task.id, descending=sort.startswith("-"), cursor=cursor)
-        )
+        after.append(after_cursor(column, Task.id, descending=sort.startswith("-"), cursor=cursor))
+    # The page is chosen on the tasks alone, then only its rows are joined to their project
+    # and people: joining first would join every matching task before the sort.
     # One row more than the page says whether a next page exists.
-    rows = await session.execute(
-        query.order_by(*sort_clauses(sort, TASK_SORT_COLUMNS, Task.id))
+    chosen = (
+        matching.where(*after)
+        .order_by(*order)
         .offset(page.skip)
         .limit(page.limit + 1)
+        .subquery("chosen")
+    )
+    rows = await session.execute(
+        _with_relations(select(Task, chosen.c.role).join(chosen, chosen.c.id == Task.id)).order_by(
+            *order
+        )
     )
     tasks = [task for task, _role in rows]
-    access = projects_service.access_subquery(principal)
-    total = await session.scalar(
-        select(func.count())
-        .select_from(Task)
-        .join(access, access.c.project_id == Task.project_id)
-        .where(*conditions)
-    )
+    total = await session.scalar(select(func.count()).select_from(matching.subquery()))
     next_cursor = None
     if len(tasks) > page.limit:
         del tasks[page.limit :]
