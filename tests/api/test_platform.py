@@ -489,6 +489,20 @@ async def test_oauth2_token_url_logs_in_with_a_password_form(
     assert me.json()["id"] == user.id
 
 
+@pytest.mark.parametrize("username", ["a\x00b@example.com", "\x00", "ann@example.com\x00"])
+async def test_a_form_username_with_nul_is_an_unknown_email_not_a_server_error(
+    client: AsyncClient, users: UserFactory, username: str
+) -> None:
+    await users(email="ann@example.com")
+
+    response = await client.post(
+        "/api/v1/auth/token", data={"username": username, "password": DEFAULT_PASSWORD}
+    )
+
+    assert response.status_code == 401, response.text
+    assert response.json()["error"] == "invalid_credentials"
+
+
 # --- CORS ----------------------------------------------------------------------------------
 
 

@@ -138,10 +138,14 @@ async def authenticate(
 
     Unknown emails are verified against a dummy hash, so they take as long as wrong passwords.
     """
-    user = await _user_by_email(session, email)
+    # No stored email holds a NUL (the JSON routes refuse it), and PostgreSQL text cannot
+    # carry one, so a form username with NUL is an unknown email, not a query.
+    user = None if "\x00" in email else await _user_by_email(session, email)
     if user is None:
         await hasher.burn_time(password)
-        _login_failed(session, None, "unknown_email", email=normalise_email(email))
+        _login_failed(
+            session, None, "unknown_email", email=normalise_email(email).replace("\x00", "")
+        )
         raise InvalidCredentials()
     if _is_locked(user):
         _login_failed(session, user.id, "locked")
