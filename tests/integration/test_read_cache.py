@@ -39,14 +39,21 @@ async def another_instance(settings: Settings) -> AsyncIterator[AsyncClient]:
         yield client
 
 
+async def owned_read(
+    make: DomainFactory, path: Callable[[int, int], str]
+) -> tuple[str, dict[str, str]]:
+    """A cached read's URL for a new owner of a project with one task, and its headers."""
+    owner = await make()
+    project = await make.project(owner)
+    task = await make.task(project)
+    return path(project.id, task.id), make.headers(owner)
+
+
 @pytest.mark.parametrize("path", CACHED_READS)
 async def test_a_cache_hit_sends_no_sql_at_all(
     app: FastAPI, client: AsyncClient, make: DomainFactory, path: Callable[[int, int], str]
 ) -> None:
-    owner = await make()
-    project = await make.project(owner)
-    task = await make.task(project)
-    url, headers = path(project.id, task.id), make.headers(owner)
+    url, headers = await owned_read(make, path)
     first = await client.get(url, headers=headers)
     assert first.status_code == 200
 
@@ -65,10 +72,7 @@ async def test_a_cache_hit_sends_no_sql_at_all(
 async def test_with_cache_reads_off_every_read_asks_the_database(
     app: FastAPI, client: AsyncClient, make: DomainFactory, path: Callable[[int, int], str]
 ) -> None:
-    owner = await make()
-    project = await make.project(owner)
-    task = await make.task(project)
-    url, headers = path(project.id, task.id), make.headers(owner)
+    url, headers = await owned_read(make, path)
     first = await client.get(url, headers=headers)
     hits = CACHE_HITS._value.get()
 
