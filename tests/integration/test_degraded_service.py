@@ -6,6 +6,7 @@ other tests share keep running.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator
@@ -196,6 +197,27 @@ async def test_a_database_outage_answers_503_quickly_and_the_service_recovers_al
     async with sessionmaker() as session:
         titles = set(await session.scalars(select(Task.title)))
     assert titles == {"kept"}
+
+
+@pytest.mark.postgres
+async def test_pooled_connections_the_database_closed_are_replaced_without_a_failed_request(
+    settings: Settings, make: DomainFactory, database_proxy: tuple[TcpProxy, str]
+) -> None:
+    proxy, database_url = database_proxy
+    owner = await make()
+    await make.project(owner)
+    headers = make.headers(owner)
+    async with app_client(settings, database_url=database_url) as client:
+        # Two requests at once leave two connections idle in the pool.
+        first = await asyncio.gather(
+            *(client.get("/api/v1/projects", headers=headers) for _ in range(2))
+        )
+        assert [answer.status_code for answer in first] == [200, 200]
+        await proxy.cut()  # the server restarts: every pooled connection is closed
+        await proxy.restore()
+        after = [(await client.get("/api/v1/projects", headers=headers)) for _ in range(3)]
+    assert [answer.status_code for answer in after] == [200, 200, 200]
+    assert [len(answer.json()) for answer in after] == [1, 1, 1]
 
 
 @pytest.mark.postgres
