@@ -15,7 +15,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from taskflow.auth.principal import Principal
 from taskflow.core.cache import Cache
-from taskflow.projects.service import access_subquery
+from taskflow.projects.service import access_subquery_for, viewer
+
+# Administrators depend on the counter of every change instead of on each project's.
+_VISIBLE_PROJECT_IDS = select(access_subquery_for(admin=False).c.project_id)
 
 
 def _caller_keys(cache: Cache, principal: Principal) -> list[str]:
@@ -41,7 +44,6 @@ async def for_everything_visible(
     caller = await cache.generations(_caller_keys(cache, principal))
     if caller is None or principal.is_admin:
         return caller
-    access = access_subquery(principal)
-    project_ids = list(await session.scalars(select(access.c.project_id)))
+    project_ids = list(await session.scalars(_VISIBLE_PROJECT_IDS, viewer(principal)))
     projects = await cache.generations(cache.project_generation(p) for p in project_ids)
     return None if projects is None else {**caller, **projects}

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy import (
     Select,
     Subquery,
+    bindparam,
     case,
     func,
     literal,
@@ -25,7 +27,7 @@ from taskflow.audit import service as audit
 from taskflow.audit.models import AuditEvent
 from taskflow.auth.principal import Principal
 from taskflow.core.cache import touch
-from taskflow.core.db import locked_for_update
+from taskflow.core.db import BigIntId, locked_for_update
 from taskflow.core.errors import Conflict, NotFound, PreconditionFailed, UnprocessableEntity
 from taskflow.core.etag import check_if_match
 from taskflow.core.pagination import Page, sort_clauses
@@ -50,27 +52,46 @@ class AlreadyMember(Conflict):
     detail = "This user is already the owner or a member of the project"
 
 
+# The bound parameter the visibility rule reads the caller's user id from.
+VIEWER = "viewer_id"
+
+
+def viewer(principal: Principal) -> dict[str, int]:
+    """The parameters every statement built on `access_subquery` is executed with."""
+    return {VIEWER: principal.user.id}
+
+
 def access_subquery(principal: Principal) -> Subquery:
     """(project_id, role) for every project the principal may see: the one visibility rule.
 
     A user sees the projects it owns and those it is a member of; an administrator sees all.
     Both branches use an index (projects.owner_id, project_members.user_id), and an owner is
     never also a member, so each project appears once.
+
+    The caller's id is a bound parameter, so the statement is built once per kind of caller
+    and compiled once; execute what is built on it with `viewer(principal)`. A statement run
+    without it fails, it never shows anything.
     """
-    user_id = principal.user.id
-    if principal.is_admin:
+    return access_subquery_for(admin=principal.is_admin)
+
+
+@functools.cache
+def access_subquery_for(*, admin: bool) -> Subquery:
+    """access_subquery for a caller that is (or is not) an administrator."""
+    caller = bindparam(VIEWER, type_=BigIntId)
+    if admin:
         return select(
             Project.id.label("project_id"),
             case(
-                (Project.owner_id == user_id, ProjectRole.OWNER.value),
+                (Project.owner_id == caller, ProjectRole.OWNER.value),
                 else_=ProjectRole.ADMIN.value,
             ).label("role"),
         ).subquery("access")
     owned = select(
         Project.id.label("project_id"), literal(ProjectRole.OWNER.value).label("role")
-    ).where(Project.owner_id == user_id)
+    ).where(Project.owner_id == caller)
     shared = select(ProjectMember.project_id, ProjectMember.role).where(
-        ProjectMember.user_id == user_id
+        ProjectMember.user_id == caller
     )
     return union_all(owned, shared).subquery("access")
 
@@ -93,7 +114,7 @@ async def get_access(
     query = query.where(Project.id == project_id)
     if for_update:
         query = locked_for_update(query, Project)
-    row = (await session.execute(query)).first()
+    row = (await session.execute(query, viewer(principal))).first()
     if row is None:
         raise ProjectNotFound()
     project, role = row
@@ -132,8 +153,8 @@ async def list_projects(
         .offset(page.skip)
         .limit(page.limit)
     )
-    rows = (await session.execute(query)).all()
-    total = await session.scalar(count.where(*conditions))
+    rows = (await session.execute(query, viewer(principal))).all()
+    total = await session.scalar(count.where(*conditions), viewer(principal))
     return [ProjectAccess(project=p, role=ProjectRole(r)) for p, r in rows], total or 0
 
 

@@ -3,19 +3,20 @@ visibility rule, so no route can forget to check who may see a task."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, case, exists, func, or_, select, update
+from sqlalchemy import Select, bindparam, case, exists, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import contains_eager, joinedload
 
 from taskflow.auth.principal import Principal
 from taskflow.core import clock
 from taskflow.core.cache import touch
-from taskflow.core.db import locked_for_update
+from taskflow.core.db import BigIntId, locked_for_update
 from taskflow.core.errors import Forbidden, NotFound, UnprocessableEntity
 from taskflow.core.etag import check_if_match
 from taskflow.core.pagination import (
@@ -44,6 +45,10 @@ TASK_SORT_COLUMNS = {
     "priority": Task.priority,
     "title": Task.title,
 }
+
+
+_TASK_ID = "task_id"
+_PROJECT_OF_TASK = select(Task.project_id).where(Task.id == bindparam(_TASK_ID, type_=BigIntId))
 
 
 class TaskNotFound(NotFound):
@@ -120,25 +125,37 @@ def _with_relations(query: Select[Task, str]) -> Select[Task, str]:
 
 def visible_tasks(principal: Principal) -> Select[Task, str]:
     """Tasks of the projects the principal may see, with its role in each task's project,
-    their project, assignee and creator loaded in the same query."""
-    access = projects_service.access_subquery(principal)
+    their project, assignee and creator loaded in the same query. Execute with
+    `projects_service.viewer(principal)`."""
+    return _visible_tasks(admin=principal.is_admin)
+
+
+@functools.cache
+def _visible_tasks(*, admin: bool) -> Select[Task, str]:
+    access = projects_service.access_subquery_for(admin=admin)
     return _with_relations(
         select(Task, access.c.role).join(access, access.c.project_id == Task.project_id)
     )
 
 
+@functools.cache
+def _visible_task_by_id(*, admin: bool, for_update: bool) -> Select[Task, str]:
+    """Built and compiled once: the task route's query differs only in its parameters."""
+    query = _visible_tasks(admin=admin).where(Task.id == bindparam(_TASK_ID, type_=BigIntId))
+    return locked_for_update(query, Task) if for_update else query
+
+
 async def project_of_task(*, session: AsyncSession, task_id: int) -> int | None:
     """The project a task is in, whoever may see it (for cache bookkeeping only)."""
-    return await session.scalar(select(Task.project_id).where(Task.id == task_id))
+    return await session.scalar(_PROJECT_OF_TASK, {_TASK_ID: task_id})
 
 
 async def get_task_access(
     *, session: AsyncSession, principal: Principal, task_id: int, for_update: bool = False
 ) -> TaskAccess:
-    query = visible_tasks(principal).where(Task.id == task_id)
-    if for_update:
-        query = locked_for_update(query, Task)
-    row = (await session.execute(query)).first()
+    query = _visible_task_by_id(admin=principal.is_admin, for_update=for_update)
+    parameters = {**projects_service.viewer(principal), _TASK_ID: task_id}
+    row = (await session.execute(query, parameters)).first()
     if row is None:
         raise TaskNotFound()
     task, role = row
@@ -178,13 +195,15 @@ async def list_tasks(
         .limit(page.limit + 1)
         .subquery("chosen")
     )
+    parameters = projects_service.viewer(principal)
     rows = await session.execute(
         _with_relations(select(Task, chosen.c.role).join(chosen, chosen.c.id == Task.id)).order_by(
             *order
-        )
+        ),
+        parameters,
     )
     tasks = [task for task, _role in rows]
-    total = await session.scalar(select(func.count()).select_from(matching.subquery()))
+    total = await session.scalar(select(func.count()).select_from(matching.subquery()), parameters)
     next_cursor = None
     if len(tasks) > page.limit:
         del tasks[page.limit :]
@@ -305,7 +324,8 @@ async def bulk_update(
             select(Task.id, Task.project_id, access.c.role, Project.is_archived)
             .join(access, access.c.project_id == Task.project_id)
             .join(Project, Project.id == Task.project_id)
-            .where(Task.id.in_(ids))
+            .where(Task.id.in_(ids)),
+            projects_service.viewer(principal),
         )
     ).all()
     missing = set(ids) - {row.id for row in rows}
