@@ -1,5 +1,9 @@
 """Rate limits: per client address on the login, register and reset routes, per principal
-everywhere else; moving windows shared through Redis, in memory without it."""
+everywhere else; moving windows shared through Redis, in memory without it.
+
+Every test runs twice, with the windows in process memory and in Redis: both must behave
+the same.
+"""
 
 from __future__ import annotations
 
@@ -18,6 +22,13 @@ from taskflow.main import create_app
 from tests.factories import DomainFactory, unique_email
 
 LOGIN = "/api/v1/auth/login"
+
+
+@pytest.fixture(params=["memory", "redis"])
+def settings(request: pytest.FixtureRequest, settings: Settings) -> Settings:
+    if request.param == "memory" or settings.redis_url is not None:
+        return settings
+    return settings.model_copy(update={"redis_url": request.getfixturevalue("redis_url")})
 
 
 async def _login(client: AsyncClient, email: str, **headers: str) -> Response:
@@ -69,6 +80,47 @@ async def test_the_login_window_moves_with_time(client: AsyncClient) -> None:
     with time_machine.travel(start + timedelta(seconds=61), tick=False):
         assert (await _login(client, unique_email())).status_code == 401
         assert (await _login(client, unique_email())).status_code == 429
+
+
+@pytest.mark.settings(rate_limit_login="2/minute")
+async def test_a_refusal_says_when_the_oldest_counted_request_leaves_the_window(
+    client: AsyncClient,
+) -> None:
+    start = datetime.now(UTC).replace(microsecond=0)
+    with time_machine.travel(start, tick=False):
+        first = await _login(client, unique_email())
+    with time_machine.travel(start + timedelta(seconds=20), tick=False):
+        second = await _login(client, unique_email())
+    with time_machine.travel(start + timedelta(seconds=35), tick=False):
+        refused = await _login(client, unique_email())
+    reset_at = int((start + timedelta(seconds=60)).timestamp())
+    assert [first.headers["X-RateLimit-Remaining"], second.headers["X-RateLimit-Remaining"]] == [
+        "1",
+        "0",
+    ]
+    assert first.headers["X-RateLimit-Reset"] == second.headers["X-RateLimit-Reset"]
+    assert int(first.headers["X-RateLimit-Reset"]) == reset_at
+    assert refused.status_code == 429
+    assert refused.headers["Retry-After"] == "25"
+    assert int(refused.headers["X-RateLimit-Reset"]) == reset_at
+
+
+@pytest.mark.settings(rate_limit_default="3/minute", cache_ttl_seconds=60)
+async def test_each_read_counts_once_whether_its_caller_is_cached_or_not(
+    client: AsyncClient, make: DomainFactory
+) -> None:
+    user = await make()
+    await make.project(user)
+    headers = make.headers(user)
+    answers = [
+        await client.get("/api/v1/users/me", headers=headers),  # caller not cached yet
+        await client.get("/api/v1/projects", headers=headers),  # caller cached, answer not
+        await client.get("/api/v1/projects", headers=headers),  # both cached
+        await client.get("/api/v1/projects", headers=headers),
+    ]
+    assert [a.status_code for a in answers] == [200, 200, 200, 429]
+    assert [a.headers["X-RateLimit-Remaining"] for a in answers] == ["2", "1", "0", "0"]
+    _assert_refused(answers[3], limit=3)
 
 
 @pytest.mark.settings(rate_limit_register="2/minute")

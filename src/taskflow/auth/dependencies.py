@@ -23,7 +23,7 @@ from taskflow.core import security
 from taskflow.core.cache import Cache, read_key, remember_lookup
 from taskflow.core.deps import SessionDep, SettingsDep
 from taskflow.core.errors import Unauthorized
-from taskflow.core.ratelimit import enforce
+from taskflow.core.ratelimit import Quota, RateLimiter, WindowHit, apply_quota, enforce
 
 oauth2_scheme = OAuth2PasswordBearer(
     tokenUrl="/api/v1/auth/token",
@@ -44,10 +44,12 @@ async def get_principal(
 ) -> Principal:
     """Who is calling, then count the call against the caller's rate limit.
 
-    On GET the principal comes from Redis when it can (with the cached answer of the route,
-    in the same round trip), so a cache hit touches no database at all.
+    On GET the principal comes from Redis when it can, with the cached answer of the route
+    and (for an access token, whose user is known before the lookup) the count against the
+    rate limit, all in one round trip; a cache hit touches no database at all.
     """
     cache: Cache | None = request.app.state.cache
+    limiter: RateLimiter = request.app.state.rate_limiter
     if bearer_token:
         credential = _Credential.for_user(
             auth_service.user_id_from_access_token(settings=settings, token=bearer_token)
@@ -57,16 +59,32 @@ async def get_principal(
     else:
         raise Unauthorized()
     principal = None
+    quota = None
     if cache is not None and request.method == "GET":
-        principal = await _from_cache(request, cache, credential)
+        hit = (
+            limiter.shared_hit(_DEFAULT_LIMIT, _limit_identity(user_id=credential.user_id))
+            if credential.user_id is not None
+            else None
+        )
+        principal, quota = await _from_cache(request, cache, credential, hit)
     if principal is None:
         principal = await _from_database(request, session, cache, credential)
-    identity = (
-        f"key:{principal.api_key_id}" if principal.api_key_id else f"user:{principal.user.id}"
-    )
-    await enforce(request.app.state.rate_limiter, "default", identity, request.state)
+    if quota is None:
+        quota = await limiter.hit(
+            _DEFAULT_LIMIT,
+            _limit_identity(user_id=principal.user.id, api_key_id=principal.api_key_id),
+        )
+    apply_quota(quota, _DEFAULT_LIMIT, request.state)
     request.state.user_id = principal.user.id
     return principal
+
+
+_DEFAULT_LIMIT = "default"
+
+
+def _limit_identity(*, user_id: int, api_key_id: int | None = None) -> str:
+    """Whose rate limit a request counts against: each API key has its own."""
+    return f"key:{api_key_id}" if api_key_id else f"user:{user_id}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,19 +103,27 @@ class _Credential:
         return cls(cache_key=f"p:k:{key_hash}", caller=f"k{key_hash[:32]}", key_hash=key_hash)
 
 
-async def _from_cache(request: Request, cache: Cache, credential: _Credential) -> Principal | None:
+async def _from_cache(
+    request: Request, cache: Cache, credential: _Credential, hit: WindowHit | None
+) -> tuple[Principal | None, Quota | None]:
+    """The cached principal (and the route's cached answer, kept on the request), counting
+    `hit` against its rate limit in the same round trip. The quota is None when nothing was
+    counted (no hit, or Redis failed)."""
     answer_key = read_key(cache, request, credential.caller)
     principal_key = cache.key(credential.cache_key)
     keys = [principal_key] if answer_key is None else [principal_key, answer_key]
-    values = await cache.fetch(keys)
+    if hit is None:
+        quota, values = None, await cache.fetch(keys)
+    else:
+        quota, values = await cache.count_and_fetch(hit, keys)
     if answer_key is not None:
         remember_lookup(request, answer_key, values[1])
     if values[0] is None:
-        return None
+        return None, quota
     principal = principal_from_snapshot(values[0])
     if credential.key_hash is not None:
         api_keys_service.ensure_key_usable(principal)
-    return principal
+    return principal, quota
 
 
 async def _from_database(

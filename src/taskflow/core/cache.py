@@ -30,6 +30,7 @@ from starlette.responses import Response
 
 from taskflow.core.db import SESSION_CACHE_KEY, after_commit, after_rollback
 from taskflow.core.metrics import CACHE_HITS, CACHE_MISSES
+from taskflow.core.ratelimit import MOVING_WINDOW_LUA, Quota, WindowHit
 from taskflow.core.redis import RedisGuard
 
 log = structlog.get_logger("taskflow.cache")
@@ -38,26 +39,41 @@ EndpointT = TypeVar("EndpointT", bound=Callable[..., Any])
 GENERATION_TTL_SECONDS = 7 * 24 * 3600
 _TOUCHED_KEY = "taskflow.cache.touched"
 
-# Returns, for each key, the stored value if every generation it recorded is current.
-_FETCH_FRESH = """
-local out = {}
-for i, key in ipairs(KEYS) do
-  local raw = redis.call('GET', key)
-  local value = false
-  if raw then
-    local entry = cjson.decode(raw)
-    value = entry['v']
-    for gen_key, expected in pairs(entry['d']) do
-      if (redis.call('GET', gen_key) or '0') ~= expected then
-        value = false
-        break
+# fresh_values(keys, first): for each of keys[first..], the stored value if every generation
+# it recorded is current, else false.
+_FRESH_VALUES_LUA = """
+local function fresh_values(keys, first)
+  local out = {}
+  for i = first, #keys do
+    local raw = redis.call('GET', keys[i])
+    local value = false
+    if raw then
+      local entry = cjson.decode(raw)
+      value = entry['v']
+      for gen_key, expected in pairs(entry['d']) do
+        if (redis.call('GET', gen_key) or '0') ~= expected then
+          value = false
+          break
+        end
       end
     end
+    out[i - first + 1] = value
   end
-  out[i] = value
+  return out
 end
-return out
 """
+_FETCH_FRESH = _FRESH_VALUES_LUA + "return fresh_values(KEYS, 1)"
+# KEYS[1] is a rate limit's window, ARGV its moving_window_hit arguments; the rest are fetched.
+_COUNT_AND_FETCH = (
+    _FRESH_VALUES_LUA
+    + MOVING_WINDOW_LUA
+    + "return {moving_window_hit(KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2]),"
+    " tonumber(ARGV[3]), ARGV[4]), fresh_values(KEYS, 2)}"
+)
+
+
+def _decoded(values: list[Any]) -> list[str | None]:
+    return [value.decode() if isinstance(value, bytes) else value for value in values]
 
 
 def digest(*parts: str) -> str:
@@ -77,6 +93,7 @@ class Cache:
         # Bumped by every change: what an administrator's reads depend on.
         self.everything = self.key("gen", "all")
         self._fetch_script = guard.redis.register_script(_FETCH_FRESH)
+        self._count_and_fetch_script = guard.redis.register_script(_COUNT_AND_FETCH)
 
     def key(self, *parts: object) -> str:
         return ":".join([self.prefix, *map(str, parts)])
@@ -97,10 +114,25 @@ class Cache:
         """The fresh value of each key, or None (also for every key while Redis is down)."""
 
         async def run(redis: Redis) -> list[str | None]:
-            values = await self._fetch_script(keys=list(keys), client=redis)
-            return [value.decode() if isinstance(value, bytes) else value for value in values]
+            return _decoded(await self._fetch_script(keys=list(keys), client=redis))
 
         return await self.guard.call(run, [None] * len(keys))
+
+    async def count_and_fetch(
+        self, hit: WindowHit, keys: Sequence[str]
+    ) -> tuple[Quota | None, list[str | None]]:
+        """Count a request against a rate limit and fetch `keys`, in one round trip.
+
+        While Redis is down: no quota (count it elsewhere) and None for every key.
+        """
+
+        async def run(redis: Redis) -> tuple[Quota | None, list[str | None]]:
+            counted, values = await self._count_and_fetch_script(
+                keys=[hit.key, *keys], args=hit.arguments(), client=redis
+            )
+            return hit.quota(counted), _decoded(values)
+
+        return await self.guard.call(run, (None, [None] * len(keys)))
 
     async def generations(self, keys: Iterable[str]) -> dict[str, str] | None:
         """Current values of generation counters (0 if never bumped); None if Redis is down."""
