@@ -8,7 +8,7 @@ from pathlib import Path
 
 import structlog
 import swagger_ui_bundle
-from fastapi import APIRouter, FastAPI
+from fastapi import FastAPI
 from fastapi.openapi.docs import get_swagger_ui_html, get_swagger_ui_oauth2_redirect_html
 from fastapi.staticfiles import StaticFiles
 from starlette.middleware.gzip import GZipMiddleware
@@ -68,19 +68,16 @@ def _swagger_assets_dir() -> Path:
     return vendor
 
 
-def _api_router() -> APIRouter:
-    api = APIRouter()
-    for router in (
-        auth_router,
-        audit_router,
-        users_router,
-        api_keys_router,
-        projects_router,
-        tasks_router,
-        admin_router,
-    ):
-        api.include_router(router)
-    return api
+# The most used first: FastAPI tries the routers in order, each route of each in turn.
+_API_ROUTERS = (
+    tasks_router,
+    projects_router,
+    users_router,
+    auth_router,
+    api_keys_router,
+    audit_router,
+    admin_router,
+)
 
 
 def _mount_docs(app: FastAPI) -> dict[str, str]:
@@ -174,8 +171,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_exception_handlers(app)
     openapi.install(app)
     app.include_router(health_router)
+    # Each router straight under the app: one level of routers less to walk per request.
     # With a prefix, FastAPI skips walking every route at include time (a third of start-up).
-    app.include_router(_api_router(), prefix=API_PREFIX)
+    for router in _API_ROUTERS:
+        app.include_router(router, prefix=API_PREFIX)
     page_policies = _mount_docs(app) if settings.serve_docs else {}
     if settings.metrics_enabled:
         app.add_api_route(
