@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import uuid
 from pathlib import Path
 
 import httpx
@@ -20,7 +21,8 @@ def _env(tmp_path: Path, redis_url: str, smtp_port: int, limit: str) -> dict[str
         f"sqlite+aiosqlite:///{tmp_path / 'shared.db'}",
         smtp_port,
         REDIS_URL=redis_url,
-        REDIS_KEY_PREFIX=f"tfe2e{os.getpid()}",
+        # Its own windows: a window outlives its test by the limit's period.
+        REDIS_KEY_PREFIX=f"tfe2e{os.getpid()}-{uuid.uuid4().hex[:8]}",
         RATE_LIMIT_LOGIN=limit,
         # A loaded test machine must not push Redis past its budget and into per-worker limits.
         REDIS_TIMEOUT_SECONDS="1",
