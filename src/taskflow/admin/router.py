@@ -8,10 +8,10 @@ from pydantic import BaseModel
 from taskflow.admin import service
 from taskflow.auth.dependencies import authorized
 from taskflow.auth.principal import Principal, Scope
-from taskflow.core.deps import SessionDep
+from taskflow.core.deps import SessionDep, UnitOfWorkRoute
 from taskflow.core.errors import error_responses
 
-router = APIRouter(prefix="/admin", tags=["admin"])
+router = APIRouter(prefix="/admin", tags=["admin"], route_class=UnitOfWorkRoute)
 
 
 class Stats(BaseModel):

@@ -11,12 +11,12 @@ from taskflow.audit.models import AuditEvent
 from taskflow.audit.schemas import AuditEntryRead
 from taskflow.auth.dependencies import authorized
 from taskflow.auth.principal import Principal, Scope
-from taskflow.core.deps import SessionDep
+from taskflow.core.deps import SessionDep, UnitOfWorkRoute
 from taskflow.core.errors import error_responses
 from taskflow.core.pagination import PAGE_HEADERS_DOC, Page, page_params, set_page_headers
 from taskflow.core.types import MAX_ID, Timestamp
 
-router = APIRouter(tags=["audit"])
+router = APIRouter(tags=["audit"], route_class=UnitOfWorkRoute)
 LIST_RESPONSES = {200: {"headers": PAGE_HEADERS_DOC}, **error_responses(401, 403, 422)}
 
 

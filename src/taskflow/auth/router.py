@@ -19,13 +19,13 @@ from taskflow.auth.schemas import (
     TokenResponse,
     VerifyEmailRequest,
 )
-from taskflow.core.deps import HasherDep, MailerDep, SessionDep, SettingsDep
+from taskflow.core.deps import HasherDep, MailerDep, SessionDep, SettingsDep, UnitOfWorkRoute
 from taskflow.core.errors import error_responses
 from taskflow.core.idempotency import LOCATION_DOC
 from taskflow.users import service as users_service
 from taskflow.users.schemas import UserCreate, UserRead
 
-router = APIRouter(prefix="/auth", tags=["auth"])
+router = APIRouter(prefix="/auth", tags=["auth"], route_class=UnitOfWorkRoute)
 
 
 def _token_response(pair: service.TokenPair) -> TokenResponse:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any, ClassVar, TypeVarTuple
 
@@ -220,34 +220,50 @@ async def rollback(session: AsyncSession) -> None:
     await _run_hooks(session, _AFTER_ROLLBACK)
 
 
-async def request_session(request: Request) -> AsyncIterator[AsyncSession]:
-    """One session per request: commit once when the route returns, roll back on error.
+_REQUEST_SESSION = "taskflow_session"
+# Set by the route that will end the request's unit of work (core.deps.UnitOfWorkRoute).
+UNIT_OF_WORK = "taskflow.unit_of_work"
 
-    An AppError marked `keeps_changes` (a counted failed login, a revoked token family)
-    is an outcome, not a failure: what was written before it is committed, then it is raised.
+
+async def request_session(request: Request) -> AsyncSession:
+    """The request's session, made when a route or dependency first asks for it.
+
+    The request's unit of work (`end_request_session`, run by core.deps.UnitOfWorkRoute)
+    commits it once the route has answered, or rolls it back on error. A request that never
+    asks, such as a read answered from the cache, has no session to open or commit.
     """
-    database: Database = request.app.state.database
-    async with database.sessionmaker() as session:
+    state = request.scope.setdefault("state", {})
+    session: AsyncSession | None = state.get(_REQUEST_SESSION)
+    if session is None:
+        if not request.scope.get(UNIT_OF_WORK):
+            # Nothing would commit or close it: a router without route_class=UnitOfWorkRoute.
+            raise RuntimeError(f"{request.url.path}: a session outside a unit of work")
+        database: Database = request.app.state.database
+        session = state[_REQUEST_SESSION] = database.sessionmaker()
         cache = getattr(request.app.state, "cache", None)
         if cache is not None:
             session.info[SESSION_CACHE_KEY] = cache
-        try:
-            yield session
-            await commit(session)
-        except AppError as error:
-            if error.keeps_changes:
-                await _commit_or_unavailable(session)
-            else:
-                await _rollback_quietly(session)
-            raise
-        except Exception as error:
+    return session
+
+
+async def end_request_session(request: Request, error: BaseException | None) -> None:
+    """Commit the request's session, or roll it back when the request failed with `error`,
+    then close it. Raises what the client should see instead, if anything
+    (DatabaseUnavailable when the database is the reason).
+
+    An AppError marked `keeps_changes` (a counted failed login, a revoked token family)
+    is an outcome, not a failure: what was written before it is committed.
+    """
+    session: AsyncSession | None = request.scope.get("state", {}).pop(_REQUEST_SESSION, None)
+    if session is None:
+        return
+    async with session:
+        if error is None or (isinstance(error, AppError) and error.keeps_changes):
+            await _commit_or_unavailable(session)
+        else:
             await _rollback_quietly(session)
-            if is_database_unavailable(error):
+            if isinstance(error, Exception) and is_database_unavailable(error):
                 raise DatabaseUnavailable() from error
-            raise
-        except BaseException:
-            await _rollback_quietly(session)
-            raise
 
 
 class DatabaseUnavailable(ServiceUnavailable):
@@ -276,7 +292,7 @@ async def _rollback_quietly(session: AsyncSession) -> None:
 
 async def _commit_or_unavailable(session: AsyncSession) -> None:
     try:
-        await commit(session)
+        await commit(session)  # rolls back when it fails
     except Exception as error:
         if is_database_unavailable(error):
             raise DatabaseUnavailable() from error

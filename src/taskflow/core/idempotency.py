@@ -244,7 +244,7 @@ class Idempotency:
 
 async def idempotency(
     request: Request,
-    session: Annotated[AsyncSession, Depends(request_session, scope="function")],
+    session: Annotated[AsyncSession, Depends(request_session)],
     idempotency_key: Annotated[
         str | None,
         Header(

@@ -10,7 +10,7 @@ from starlette.responses import Response
 from taskflow.auth.dependencies import authorized
 from taskflow.auth.principal import Principal, Scope
 from taskflow.core.cache import answer, cached_answer, cached_read, read_cache
-from taskflow.core.deps import SessionDep
+from taskflow.core.deps import SessionDep, UnitOfWorkRoute
 from taskflow.core.errors import error_responses
 from taskflow.core.etag import etag
 from taskflow.core.idempotency import CREATED_HEADERS_DOC, ETAG_HEADER_DOC, IdempotencyDep
@@ -30,7 +30,7 @@ from taskflow.projects.schemas import (
 )
 from taskflow.users.schemas import UserSummary
 
-router = APIRouter(prefix="/projects", tags=["projects"])
+router = APIRouter(prefix="/projects", tags=["projects"], route_class=UnitOfWorkRoute)
 PROJECT_LIST = TypeAdapter(list[ProjectRead])
 
 Reader = Annotated[Principal, authorized(Scope.PROJECTS_READ)]

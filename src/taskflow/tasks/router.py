@@ -10,7 +10,7 @@ from starlette.responses import Response
 from taskflow.auth.dependencies import authorized
 from taskflow.auth.principal import Principal, Scope
 from taskflow.core.cache import answer, cached_answer, cached_read, read_cache
-from taskflow.core.deps import SessionDep
+from taskflow.core.deps import SessionDep, UnitOfWorkRoute
 from taskflow.core.errors import error_responses
 from taskflow.core.etag import etag
 from taskflow.core.idempotency import CREATED_HEADERS_DOC, ETAG_HEADER_DOC, IdempotencyDep
@@ -37,7 +37,7 @@ from taskflow.tasks.schemas import (
     TaskUpdate,
 )
 
-router = APIRouter(prefix="/tasks", tags=["tasks"])
+router = APIRouter(prefix="/tasks", tags=["tasks"], route_class=UnitOfWorkRoute)
 TASK_LIST = TypeAdapter(list[TaskRead])
 
 Reader = Annotated[Principal, authorized(Scope.TASKS_READ)]
@@ -146,7 +146,7 @@ async def list_tasks(
     set_keyset_page_headers(
         request, response, page=page, total=found.total, next_cursor=found.next_cursor
     )
-    body = TASK_LIST.dump_json([TaskRead.model_validate(task) for task in found.tasks])
+    body = TASK_LIST.dump_json(TASK_LIST.validate_python(found.tasks))
     return await answer(request, response, body, generations)
 
 
@@ -184,10 +184,11 @@ async def read_task(
         project_id = await service.project_of_task(session=session, task_id=task_id)
         if project_id is not None:
             generations = await read_generations.for_projects(cache, principal, [project_id])
-    access = await service.get_task_access(session=session, principal=principal, task_id=task_id)
-    if generations is not None and access.task.project_id != project_id:
+    task = await service.read_task_view(session=session, principal=principal, task_id=task_id)
+    if generations is not None and task["project"]["id"] != project_id:
         generations = None  # moved in between: answer, but do not cache
-    body = _read(response, access.task).model_dump_json().encode()
+    response.headers["ETag"] = etag(task["version"])
+    body = TaskRead.model_validate(task).model_dump_json().encode()
     return await answer(request, response, body, generations)
 
 

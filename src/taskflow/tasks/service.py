@@ -10,8 +10,9 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Select, bindparam, case, exists, func, or_, select, update
+from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import contains_eager, joinedload
+from sqlalchemy.orm import aliased, contains_eager, joinedload
 
 from taskflow.auth.principal import Principal
 from taskflow.core import clock
@@ -67,7 +68,7 @@ class TaskAccess:
 
 @dataclass(frozen=True, slots=True)
 class TaskPage:
-    tasks: list[Task]
+    tasks: list[dict[str, Any]]  # shaped like TaskRead (see task_view)
     total: int
     next_cursor: Cursor | None
 
@@ -145,6 +146,93 @@ def _visible_task_by_id(*, admin: bool, for_update: bool) -> Select[Task, str]:
     return locked_for_update(query, Task) if for_update else query
 
 
+# What a task is shown with, read as columns: no ORM objects on the read paths.
+_ASSIGNEE = aliased(User, name="assignee")
+_CREATOR = aliased(User, name="creator")
+_VIEW_COLUMNS = (
+    Task.id,
+    Task.title,
+    Task.description,
+    Task.priority,
+    Task.is_completed,
+    Task.completed_at,
+    Task.due_date,
+    Task.created_at,
+    Task.updated_at,
+    Task.version,
+    Task.project_id,
+    Project.name.label("project_name"),
+    Task.assignee_id,
+    _ASSIGNEE.email.label("assignee_email"),
+    _ASSIGNEE.full_name.label("assignee_full_name"),
+    Task.created_by_id,
+    _CREATOR.email.label("creator_email"),
+    _CREATOR.full_name.label("creator_full_name"),
+)
+
+
+def _task_views() -> Select[*tuple[Any, ...]]:
+    return (
+        select(*_VIEW_COLUMNS)
+        .select_from(Task)
+        .join(Project, Project.id == Task.project_id)
+        .join(_CREATOR, _CREATOR.id == Task.created_by_id)
+        .outerjoin(_ASSIGNEE, _ASSIGNEE.id == Task.assignee_id)
+    )
+
+
+def task_view(row: Row[Any]) -> dict[str, Any]:
+    """A row of _task_views as the data of TaskRead (plus `version`, for the ETag)."""
+    return {
+        "id": row.id,
+        "title": row.title,
+        "description": row.description,
+        "priority": row.priority,
+        "is_completed": row.is_completed,
+        "completed_at": row.completed_at,
+        "due_date": row.due_date,
+        "created_at": row.created_at,
+        "updated_at": row.updated_at,
+        "version": row.version,
+        "project": {"id": row.project_id, "name": row.project_name},
+        "assignee": None
+        if row.assignee_id is None
+        else {
+            "id": row.assignee_id,
+            "email": row.assignee_email,
+            "full_name": row.assignee_full_name,
+        },
+        "created_by": {
+            "id": row.created_by_id,
+            "email": row.creator_email,
+            "full_name": row.creator_full_name,
+        },
+    }
+
+
+@functools.cache
+def _visible_task_view_by_id(*, admin: bool) -> Select[*tuple[Any, ...]]:
+    access = projects_service.access_subquery_for(admin=admin)
+    return (
+        _task_views()
+        .join(access, access.c.project_id == Task.project_id)
+        .where(Task.id == bindparam(_TASK_ID, type_=BigIntId))
+    )
+
+
+async def read_task_view(
+    *, session: AsyncSession, principal: Principal, task_id: int
+) -> dict[str, Any]:
+    """The task as TaskRead shows it (see task_view); 404 when the caller cannot see it."""
+    parameters = {**projects_service.viewer(principal), _TASK_ID: task_id}
+    row = (
+        await session.execute(_visible_task_view_by_id(admin=principal.is_admin), parameters)
+    ).first()
+    if row is None:
+        raise TaskNotFound()
+    return task_view(row)
+
+
 async def project_of_task(*, session: AsyncSession, task_id: int) -> int | None:
     """The project a task is in, whoever may see it (for cache bookkeeping only)."""
     return await session.scalar(_PROJECT_OF_TASK, {_TASK_ID: task_id})
@@ -196,20 +284,20 @@ async def list_tasks(
         .subquery("chosen")
     )
     parameters = projects_service.viewer(principal)
-    rows = await session.execute(
-        _with_relations(select(Task, chosen.c.role).join(chosen, chosen.c.id == Task.id)).order_by(
-            *order
-        ),
-        parameters,
+    rows = list(
+        await session.execute(
+            _task_views().join(chosen, chosen.c.id == Task.id).order_by(*order), parameters
+        )
     )
-    tasks = [task for task, _role in rows]
     total = await session.scalar(select(func.count()).select_from(matching.subquery()), parameters)
     next_cursor = None
-    if len(tasks) > page.limit:
-        del tasks[page.limit :]
-        last = tasks[-1]
+    if len(rows) > page.limit:
+        del rows[page.limit :]
+        last = rows[-1]
         next_cursor = Cursor(sort=sort, value=getattr(last, sort_key), last_id=last.id)
-    return TaskPage(tasks=tasks, total=total or 0, next_cursor=next_cursor)
+    return TaskPage(
+        tasks=[task_view(row) for row in rows], total=total or 0, next_cursor=next_cursor
+    )
 
 
 def _is_participant(project_id: Any, user_id: Any) -> Any:

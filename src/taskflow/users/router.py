@@ -8,7 +8,7 @@ from starlette.responses import Response
 
 from taskflow.auth.dependencies import authorized
 from taskflow.auth.principal import Principal, Scope
-from taskflow.core.deps import HasherDep, MailerDep, SessionDep, SettingsDep
+from taskflow.core.deps import HasherDep, MailerDep, SessionDep, SettingsDep, UnitOfWorkRoute
 from taskflow.core.errors import error_responses
 from taskflow.core.idempotency import LOCATION_DOC
 from taskflow.core.pagination import PAGE_HEADERS_DOC, Page, page_params, set_page_headers
@@ -17,7 +17,7 @@ from taskflow.users import service
 from taskflow.users.dependencies import VisibleUser
 from taskflow.users.schemas import AdminUserCreate, AdminUserUpdate, ProfileUpdate, UserRead
 
-router = APIRouter(prefix="/users", tags=["users"])
+router = APIRouter(prefix="/users", tags=["users"], route_class=UnitOfWorkRoute)
 
 
 @router.get("/me", response_model=UserRead, responses=error_responses(401, 403))
