@@ -21,7 +21,8 @@ from taskflow.auth.principal import (
 )
 from taskflow.core import security
 from taskflow.core.cache import Cache, read_key, remember_lookup
-from taskflow.core.deps import SessionDep, SettingsDep
+from taskflow.core.db import request_session
+from taskflow.core.deps import SettingsDep
 from taskflow.core.errors import Unauthorized
 from taskflow.core.ratelimit import Quota, RateLimiter, WindowHit, apply_quota, enforce
 
@@ -37,7 +38,6 @@ api_key_scheme = APIKeyHeader(
 
 async def get_principal(
     request: Request,
-    session: SessionDep,
     settings: SettingsDep,
     bearer_token: Annotated[str | None, Depends(oauth2_scheme)],
     api_key: Annotated[str | None, Depends(api_key_scheme)],
@@ -68,7 +68,7 @@ async def get_principal(
         )
         principal, quota = await _from_cache(request, cache, credential, hit)
     if principal is None:
-        principal = await _from_database(request, session, cache, credential)
+        principal = await _from_database(request, await request_session(request), cache, credential)
     if quota is None:
         quota = await limiter.hit(
             _DEFAULT_LIMIT,

@@ -62,9 +62,26 @@ def principal_snapshot(principal: Principal) -> str:
     )
 
 
+# Principals already decoded, by their snapshot: the same JSON always decodes to the same
+# principal, so a cache hit skips building its user (a mapped object, slow to make).
+# Only GET requests take principals from the cache, and they never change them.
+_DECODED: dict[str, Principal] = {}
+_DECODED_LIMIT = 4096
+
+
 def principal_from_snapshot(raw: str) -> Principal:
     """A principal from the cache. Its user is detached and holds only the shown fields:
     reading anything else (the password hash) fails loudly instead of returning stale data."""
+    principal = _DECODED.get(raw)
+    if principal is None:
+        principal = _decode_snapshot(raw)
+        if len(_DECODED) >= _DECODED_LIMIT:
+            del _DECODED[next(iter(_DECODED))]  # the oldest
+        _DECODED[raw] = principal
+    return principal
+
+
+def _decode_snapshot(raw: str) -> Principal:
     data = json.loads(raw)
     user = User(
         id=data["id"],

@@ -257,6 +257,8 @@ async def end_request_session(request: Request, error: BaseException | None) -> 
     session: AsyncSession | None = request.scope.get("state", {}).pop(_REQUEST_SESSION, None)
     if session is None:
         return
+    if not (session.in_transaction() or session.new or session.dirty or session.deleted):
+        return  # asked for but never used: it holds no connection and has nothing to commit
     async with session:
         if error is None or (isinstance(error, AppError) and error.keeps_changes):
             await _commit_or_unavailable(session)
