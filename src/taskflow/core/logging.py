@@ -62,6 +62,12 @@ def configure_logging(*, level: str, json_format: bool) -> None:
             renderer,
         ],
     )
+    # No line shows the caller's file, thread or process: the logging HOWTO's optimisations
+    # spare every record the frame walk and lookups that would find them.
+    logging._srcfile = None
+    logging.logThreads = False
+    logging.logProcesses = False
+    logging.logMultiprocessing = False
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(formatter)
     handler.set_name(_HANDLER_NAME)
