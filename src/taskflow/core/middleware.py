@@ -1,10 +1,11 @@
 """Pure ASGI middleware. BaseHTTPMiddleware is avoided: it costs a large share of throughput.
 
-main.create_app stacks them, outermost first: SecurityHeadersMiddleware (so every answer,
-the 500 of RequestContextMiddleware included, has the headers), RequestContextMiddleware
-(request id, access log, metrics, clean 500), TrustedHostMiddleware, CORS, GZip, and
-BodyLimitMiddleware next to the app. The ones that refuse a request use the error
-envelope with the request id, so they sit inside RequestContextMiddleware.
+main.create_app stacks them, outermost first: RequestContextMiddleware (request id,
+security headers on every answer, its own 500 included, access log, metrics, clean 500),
+TrustedHostMiddleware, CORS, GZip, and BodyLimitMiddleware next to the app. The ones that
+refuse a request use the error envelope with the request id, so they sit inside
+RequestContextMiddleware. Every layer costs each request a call and each of its awaits a
+resumption, so what every request needs is one layer.
 """
 
 from __future__ import annotations
@@ -80,11 +81,13 @@ def _incoming_request_id(scope: Scope) -> str | None:
 
 
 class RequestContextMiddleware:
-    """Gives each request an id, logs one access line, and turns a crash into a clean 500.
+    """Gives each request an id and the security headers, logs one access line, and turns
+    a crash into a clean 500.
 
     The id is the caller's X-Request-ID when it is sane, else a new one; it is echoed in
-    the response, bound to every log line of the request and put in error bodies. With
-    `metrics`, each request is also counted and timed by method, route template and status.
+    the response, bound to every log line of the request and put in error bodies. Every
+    response, whoever made it, gets `security_headers`. With `metrics`, each request is
+    also counted and timed by method, route template and status.
     """
 
     def __init__(
@@ -92,10 +95,12 @@ class RequestContextMiddleware:
         app: ASGIApp,
         trusted_proxies: Sequence[Network] = (),
         metrics: RequestMetrics | None = None,
+        security_headers: SecurityHeaders | None = None,
     ) -> None:
         self.app = app
         self.trusted_proxies = tuple(trusted_proxies)
         self.metrics = metrics
+        self.security_headers = security_headers or SecurityHeaders()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -108,6 +113,7 @@ class RequestContextMiddleware:
         state["request_id"] = request_id
         state["client_ip"] = ip
         context_token = current_request.set(RequestContext(request_id=request_id, client_ip=ip))
+        security_headers = self.security_headers.for_path(scope["path"])
         started = time.perf_counter()
         status_code = 500
         response_started = False
@@ -122,6 +128,7 @@ class RequestContextMiddleware:
                 # Headers any layer asked for on whatever response goes out (rate limits).
                 for name, value in state.get("response_headers", {}).items():
                     headers.setdefault(name, value)
+                message["headers"] = [*message["headers"], *security_headers]
             await send(message)
 
         with structlog.contextvars.bound_contextvars(request_id=request_id):
@@ -133,7 +140,7 @@ class RequestContextMiddleware:
                 )
                 status_code = 500
                 if not response_started:
-                    await self._send_internal_error(send, request_id)
+                    await self._send_internal_error(send, request_id, security_headers)
             finally:
                 current_request.reset(context_token)
                 duration = time.perf_counter() - started
@@ -150,14 +157,14 @@ class RequestContextMiddleware:
                 )
 
     @staticmethod
-    async def _send_internal_error(send: Send, request_id: str) -> None:
+    async def _send_internal_error(send: Send, request_id: str, extra: RawHeaders) -> None:
         await send_error(
             send,
             status=500,
             detail="Internal server error",
             error="internal_error",
             request_id=request_id,
-            headers=[(_REQUEST_ID_HEADER_RAW, request_id.encode())],
+            headers=[(_REQUEST_ID_HEADER_RAW, request_id.encode()), *extra],
         )
 
 
@@ -210,8 +217,8 @@ def docs_content_security_policy(html: str) -> str:
     )
 
 
-class SecurityHeadersMiddleware:
-    """Adds the security headers to every response, whoever made it.
+class SecurityHeaders:
+    """The security headers of a response, by path.
 
     The API's restrictive Content-Security-Policy goes on everything except the pages named
     in `page_policies` (path -> policy: the docs), which get their own. The header lists
@@ -219,9 +226,8 @@ class SecurityHeadersMiddleware:
     """
 
     def __init__(
-        self, app: ASGIApp, *, hsts: bool = False, page_policies: Mapping[str, str] | None = None
+        self, *, hsts: bool = False, page_policies: Mapping[str, str] | None = None
     ) -> None:
-        self.app = app
         common: list[tuple[bytes, bytes]] = [
             (b"x-content-type-options", b"nosniff"),
             (b"x-frame-options", b"DENY"),
@@ -238,18 +244,8 @@ class SecurityHeadersMiddleware:
             for path, policy in (page_policies or {}).items()
         }
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        extra = self._by_path.get(scope["path"], self._default)
-
-        async def send_with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                message["headers"] = [*message.get("headers", ()), *extra]
-            await send(message)
-
-        await self.app(scope, receive, send_with_headers)
+    def for_path(self, path: str) -> tuple[tuple[bytes, bytes], ...]:
+        return self._by_path.get(path, self._default)
 
 
 # --- trusted hosts -------------------------------------------------------------------------
