@@ -120,22 +120,24 @@ async def keyset_page_params(
 
 
 def after_cursor(
-    column: SortColumn, tiebreak: SortColumn, *, descending: bool, cursor: Cursor
+    column: SortColumn, tiebreak: SortColumn, *, descending: bool, value: Any, last_id: Any
 ) -> ColumnElement[bool]:
-    """WHERE for the rows after the cursor in the order of `sort_clauses` (empty values last).
+    """WHERE for the rows after the cursor in the order of `sort_clauses` (empty values last):
+    after the row whose sort value is `value` (None: empty) and whose id is `last_id`. Both
+    may be bound parameters, so the statement can be built once.
 
     It compares on the sort column and the id, which an index on both answers without
     reading the rows before the cursor, so a deep page costs what the first one does.
     """
     if not getattr(getattr(column, "expression", column), "nullable", True):
         # A row comparison, which PostgreSQL answers from an index on (column, id).
-        pair, position = tuple_(column, tiebreak), tuple_(cursor.value, cursor.last_id)
+        pair, position = tuple_(column, tiebreak), tuple_(value, last_id)
         return pair < position if descending else pair > position
-    beyond_id = tiebreak < cursor.last_id if descending else tiebreak > cursor.last_id
-    if cursor.value is None:
+    beyond_id = tiebreak < last_id if descending else tiebreak > last_id
+    if value is None:
         return and_(column.is_(None), beyond_id)
-    beyond_value = column < cursor.value if descending else column > cursor.value
-    return or_(beyond_value, and_(column == cursor.value, beyond_id), column.is_(None))
+    beyond_value = column < value if descending else column > value
+    return or_(beyond_value, and_(column == value, beyond_id), column.is_(None))
 
 
 def keyset_link_header(

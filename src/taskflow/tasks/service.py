@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, bindparam, case, exists, func, or_, select, update
+from sqlalchemy import Integer, Select, bindparam, case, exists, func, or_, select, update
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased, contains_eager, joinedload
@@ -84,36 +84,85 @@ class TaskFilters:
     due_before: datetime | None = None
     due_after: datetime | None = None
 
-    def conditions(self, now: datetime) -> list[Any]:
-        conditions: list[Any] = []
-        if self.project_id is not None:
-            conditions.append(Task.project_id == self.project_id)
-        if self.status == "completed":
-            conditions.append(Task.is_completed.is_(True))
-        elif self.status == "overdue":
-            conditions += [Task.is_completed.is_(False), Task.due_date < now]
-        elif self.status == "pending":
-            conditions += [
-                Task.is_completed.is_(False),
-                or_(Task.due_date.is_(None), Task.due_date >= now),
-            ]
-        conditions.extend(Task.assignee_id == user_id for user_id in self.assignee_ids)
-        if self.priority is not None:
-            conditions.append(Task.priority == self.priority)
-        if self.priority_min is not None:
-            conditions.append(Task.priority >= self.priority_min)
+    def shape(self) -> tuple[Any, ...]:
+        """Which filters are set (not their values): what the list's SQL depends on."""
+        return (
+            self.project_id is not None,
+            self.status,
+            len(self.assignee_ids),
+            self.priority is not None,
+            self.priority_min is not None,
+            bool(self.search),
+            self.due_before is not None,
+            self.due_after is not None,
+        )
+
+    def parameters(self, now: datetime) -> dict[str, Any]:
+        """The values of the bound parameters of `_filter_conditions(self.shape())`."""
+        values: dict[str, Any] = {
+            "f_project_id": self.project_id,
+            "f_priority": self.priority,
+            "f_priority_min": self.priority_min,
+            "f_due_before": self.due_before,
+            "f_due_after": self.due_after,
+        }
+        if self.status in ("overdue", "pending"):
+            values["f_now"] = now
         if self.search:
-            conditions.append(
-                or_(
-                    Task.title.icontains(self.search, autoescape=True),
-                    Task.description.icontains(self.search, autoescape=True),
-                )
+            values["f_search"] = _like_escaped(self.search)
+        for position, user_id in enumerate(sorted(self.assignee_ids)):
+            values[f"f_assignee_{position}"] = user_id
+        return {name: value for name, value in values.items() if value is not None}
+
+
+_LIKE_ESCAPE = "/"
+
+
+def _like_escaped(text: str) -> str:
+    """`text` matched literally by LIKE ... ESCAPE '/' (what autoescape does to a literal)."""
+    for special in (_LIKE_ESCAPE, "%", "_"):
+        text = text.replace(special, _LIKE_ESCAPE + special)
+    return text
+
+
+def _filter_conditions(shape: tuple[Any, ...]) -> list[Any]:
+    """The WHERE of a TaskFilters of this shape, with its values as bound parameters."""
+    (project, status, assignees, priority, priority_min, search, due_before, due_after) = shape
+    due = Task.due_date.type
+
+    conditions: list[Any] = []
+    if project:
+        conditions.append(Task.project_id == bindparam("f_project_id", type_=BigIntId))
+    if status == "completed":
+        conditions.append(Task.is_completed.is_(True))
+    elif status == "overdue":
+        conditions += [Task.is_completed.is_(False), Task.due_date < bindparam("f_now", type_=due)]
+    elif status == "pending":
+        conditions += [
+            Task.is_completed.is_(False),
+            or_(Task.due_date.is_(None), Task.due_date >= bindparam("f_now", type_=due)),
+        ]
+    conditions.extend(
+        Task.assignee_id == bindparam(f"f_assignee_{position}", type_=BigIntId)
+        for position in range(assignees)
+    )
+    if priority:
+        conditions.append(Task.priority == bindparam("f_priority", type_=Task.priority.type))
+    if priority_min:
+        conditions.append(Task.priority >= bindparam("f_priority_min", type_=Task.priority.type))
+    if search:
+        text = bindparam("f_search", type_=Task.title.type)
+        conditions.append(
+            or_(
+                Task.title.icontains(text, escape=_LIKE_ESCAPE),
+                Task.description.icontains(text, escape=_LIKE_ESCAPE),
             )
-        if self.due_before is not None:
-            conditions.append(Task.due_date < self.due_before)
-        if self.due_after is not None:
-            conditions.append(Task.due_date > self.due_after)
-        return conditions
+        )
+    if due_before:
+        conditions.append(Task.due_date < bindparam("f_due_before", type_=due))
+    if due_after:
+        conditions.append(Task.due_date > bindparam("f_due_after", type_=due))
+    return conditions
 
 
 def _with_relations(query: Select[Task, str]) -> Select[Task, str]:
@@ -250,6 +299,53 @@ async def get_task_access(
     return TaskAccess(task=task, role=ProjectRole(role))
 
 
+# How the list's page starts: at an offset, after a cursor, or after a cursor whose sort
+# value is empty (NULL), which needs a WHERE of its own.
+_FROM_OFFSET, _AFTER_VALUE, _AFTER_EMPTY = "offset", "after", "after-empty"
+
+
+@functools.lru_cache(maxsize=512)
+def _list_statements(
+    *, admin: bool, filters: tuple[Any, ...], sort: str, start: str
+) -> tuple[Select[*tuple[Any, ...]], Select[int]]:
+    """The page and count statements of a task list of this shape, built and compiled once:
+    every value (caller, filters, cursor, offset, limit) is a bound parameter."""
+    sort_key = sort.removeprefix("-")
+    column = TASK_SORT_COLUMNS[sort_key]
+    order = sort_clauses(sort, TASK_SORT_COLUMNS, Task.id)
+    access = projects_service.access_subquery_for(admin=admin)
+    matching = (
+        select(Task.id, access.c.role)
+        .join(access, access.c.project_id == Task.project_id)
+        .where(*_filter_conditions(filters))
+    )
+    after = []
+    if start != _FROM_OFFSET:
+        after.append(
+            after_cursor(
+                column,
+                Task.id,
+                descending=sort.startswith("-"),
+                value=None
+                if start == _AFTER_EMPTY
+                else bindparam("after_value", type_=column.type),
+                last_id=bindparam("after_id", type_=BigIntId),
+            )
+        )
+    # The page is chosen on the tasks alone, then only its rows are joined to their project
+    # and people: joining first would join every matching task before the sort.
+    chosen = (
+        matching.where(*after)
+        .order_by(*order)
+        .offset(bindparam("skip", type_=Integer))
+        .limit(bindparam("rows", type_=Integer))
+        .subquery("chosen")
+    )
+    page = _task_views().join(chosen, chosen.c.id == Task.id).order_by(*order)
+    count = select(func.count()).select_from(matching.subquery())
+    return page, count
+
+
 async def list_tasks(
     *,
     session: AsyncSession,
@@ -261,35 +357,25 @@ async def list_tasks(
     """One page of the visible tasks that match, the number of them all, and where the
     next page starts (None on the last page)."""
     sort_key = sort.removeprefix("-")
-    column = TASK_SORT_COLUMNS[sort_key]
-    order = sort_clauses(sort, TASK_SORT_COLUMNS, Task.id)
-    access = projects_service.access_subquery(principal)
-    matching = (
-        select(Task.id, access.c.role)
-        .join(access, access.c.project_id == Task.project_id)
-        .where(*filters.conditions(clock.now()))
-    )
-    after = []
+    parameters = {
+        **projects_service.viewer(principal),
+        **filters.parameters(clock.now()),
+        "skip": page.skip,
+        # One row more than the page says whether a next page exists.
+        "rows": page.limit + 1,
+    }
+    start = _FROM_OFFSET
     if page.cursor is not None:
-        cursor = decode_cursor(page.cursor, sort=sort, column=column)
-        after.append(after_cursor(column, Task.id, descending=sort.startswith("-"), cursor=cursor))
-    # The page is chosen on the tasks alone, then only its rows are joined to their project
-    # and people: joining first would join every matching task before the sort.
-    # One row more than the page says whether a next page exists.
-    chosen = (
-        matching.where(*after)
-        .order_by(*order)
-        .offset(page.skip)
-        .limit(page.limit + 1)
-        .subquery("chosen")
+        cursor = decode_cursor(page.cursor, sort=sort, column=TASK_SORT_COLUMNS[sort_key])
+        start = _AFTER_EMPTY if cursor.value is None else _AFTER_VALUE
+        parameters["after_id"] = cursor.last_id
+        if cursor.value is not None:
+            parameters["after_value"] = cursor.value
+    page_query, count_query = _list_statements(
+        admin=principal.is_admin, filters=filters.shape(), sort=sort, start=start
     )
-    parameters = projects_service.viewer(principal)
-    rows = list(
-        await session.execute(
-            _task_views().join(chosen, chosen.c.id == Task.id).order_by(*order), parameters
-        )
-    )
-    total = await session.scalar(select(func.count()).select_from(matching.subquery()), parameters)
+    rows = list(await session.execute(page_query, parameters))
+    total = await session.scalar(count_query, parameters)
     next_cursor = None
     if len(rows) > page.limit:
         del rows[page.limit :]
