@@ -17,7 +17,7 @@ class Task(TimestampMixin, Base):
     __table_args__ = (
         CheckConstraint(f"priority BETWEEN {MIN_PRIORITY} AND {MAX_PRIORITY}", name="priority"),
         # Lists are per project, newest first, or across projects by each sort key.
-        Index("ix_tasks_project_id_created_at", "project_id", "created_at"),
+        Index("ix_tasks_project_id_created_at_id", "project_id", "created_at", "id"),
         Index("ix_tasks_is_completed_due_date", "is_completed", "due_date"),
         Index("ix_tasks_created_at", "created_at"),
         Index("ix_tasks_updated_at", "updated_at"),

@@ -341,8 +341,15 @@ def _list_statements(
         .limit(bindparam("rows", type_=Integer))
         .subquery("chosen")
     )
-    page = _task_views().join(chosen, chosen.c.id == Task.id).order_by(*order)
     count = select(func.count()).select_from(matching.subquery())
+    # The total rides along with the page (computed once, as an uncorrelated subquery):
+    # one round trip for both. An empty page carries none, so it asks `count`.
+    page = (
+        _task_views()
+        .add_columns(count.scalar_subquery().label("total"))
+        .join(chosen, chosen.c.id == Task.id)
+        .order_by(*order)
+    )
     return page, count
 
 
@@ -375,7 +382,7 @@ async def list_tasks(
         admin=principal.is_admin, filters=filters.shape(), sort=sort, start=start
     )
     rows = list(await session.execute(page_query, parameters))
-    total = await session.scalar(count_query, parameters)
+    total = rows[0].total if rows else await session.scalar(count_query, parameters)
     next_cursor = None
     if len(rows) > page.limit:
         del rows[page.limit :]
