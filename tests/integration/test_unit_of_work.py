@@ -58,6 +58,15 @@ def _routes(router: APIRouter) -> None:
     async def no_session() -> dict[str, bool]:
         return {"ok": True}
 
+    async def second_statement_starts_a_transaction(session: SessionDep) -> dict[str, bool]:
+        # Statements of one transaction see the same transaction id.
+        first = await session.scalar(text("SELECT pg_current_xact_id()::text"))
+        second = await session.scalar(text("SELECT pg_current_xact_id()::text"))
+        return {"own_transaction": first != second}
+
+    router.add_api_route("/statements", second_statement_starts_a_transaction, methods=["GET"])
+    router.add_api_route("/statements", second_statement_starts_a_transaction, methods=["POST"])
+
 
 @pytest.fixture
 async def app(settings: Settings) -> AsyncIterator[FastAPI]:
@@ -159,3 +168,13 @@ async def test_a_route_that_cannot_end_a_unit_of_work_gets_no_session(
     assert answer.status_code == 500
     assert checkouts == []
     assert await _name_of(app, user_id) == "original"
+
+
+@pytest.mark.postgres
+async def test_a_read_runs_each_statement_alone_and_a_write_in_one_transaction(
+    http: AsyncClient,
+) -> None:
+    read = await http.get("/uow/statements")
+    write = await http.post("/uow/statements")
+    assert read.json() == {"own_transaction": True}
+    assert write.json() == {"own_transaction": False}

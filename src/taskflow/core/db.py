@@ -173,6 +173,11 @@ class Database:
     def __init__(self, settings: Settings) -> None:
         self.engine = create_engine(settings)
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
+        # For requests that only read: each statement on its own, with no BEGIN and COMMIT
+        # round trips around it. Same pool; the connection's mode is set at checkout.
+        self.read_sessionmaker = async_sessionmaker(
+            self.engine.execution_options(isolation_level="AUTOCOMMIT"), expire_on_commit=False
+        )
 
     async def dispose(self) -> None:
         await self.engine.dispose()
@@ -221,6 +226,7 @@ async def rollback(session: AsyncSession) -> None:
 
 
 _REQUEST_SESSION = "taskflow_session"
+_READS = frozenset({"GET", "HEAD"})
 # Set by the route that will end the request's unit of work (core.deps.UnitOfWorkRoute).
 UNIT_OF_WORK = "taskflow.unit_of_work"
 
@@ -239,7 +245,9 @@ async def request_session(request: Request) -> AsyncSession:
             # Nothing would commit or close it: a router without route_class=UnitOfWorkRoute.
             raise RuntimeError(f"{request.url.path}: a session outside a unit of work")
         database: Database = request.app.state.database
-        session = state[_REQUEST_SESSION] = database.sessionmaker()
+        # GET and HEAD only read (the routes keep it so): no transaction to open or commit.
+        maker = database.read_sessionmaker if request.method in _READS else database.sessionmaker
+        session = state[_REQUEST_SESSION] = maker()
         cache = getattr(request.app.state, "cache", None)
         if cache is not None:
             session.info[SESSION_CACHE_KEY] = cache
