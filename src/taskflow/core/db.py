@@ -227,6 +227,7 @@ async def rollback(session: AsyncSession) -> None:
 
 _REQUEST_SESSION = "taskflow_session"
 _READS = frozenset({"GET", "HEAD"})
+_READS_ONLY = "taskflow.reads_only"
 # Set by the route that will end the request's unit of work (core.deps.UnitOfWorkRoute).
 UNIT_OF_WORK = "taskflow.unit_of_work"
 
@@ -246,8 +247,10 @@ async def request_session(request: Request) -> AsyncSession:
             raise RuntimeError(f"{request.url.path}: a session outside a unit of work")
         database: Database = request.app.state.database
         # GET and HEAD only read (the routes keep it so): no transaction to open or commit.
-        maker = database.read_sessionmaker if request.method in _READS else database.sessionmaker
+        reads_only = request.method in _READS
+        maker = database.read_sessionmaker if reads_only else database.sessionmaker
         session = state[_REQUEST_SESSION] = maker()
+        session.info[_READS_ONLY] = reads_only
         cache = getattr(request.app.state, "cache", None)
         if cache is not None:
             session.info[SESSION_CACHE_KEY] = cache
@@ -268,7 +271,11 @@ async def end_request_session(request: Request, error: BaseException | None) -> 
     if not (session.in_transaction() or session.new or session.dirty or session.deleted):
         return  # asked for but never used: it holds no connection and has nothing to commit
     async with session:
-        if error is None or (isinstance(error, AppError) and error.keeps_changes):
+        if session.info[_READS_ONLY]:
+            # Each statement has committed on its own: there is nothing left to end.
+            if isinstance(error, Exception) and is_database_unavailable(error):
+                raise DatabaseUnavailable() from error
+        elif error is None or (isinstance(error, AppError) and error.keeps_changes):
             await _commit_or_unavailable(session)
         else:
             await _rollback_quietly(session)

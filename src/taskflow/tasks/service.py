@@ -274,8 +274,10 @@ async def read_task_view(
 ) -> dict[str, Any]:
     """The task as TaskRead shows it (see task_view); 404 when the caller cannot see it."""
     parameters = {**projects_service.viewer(principal), _TASK_ID: task_id}
+    # On the connection: the rows are columns, so the session's ORM steps would add nothing.
+    connection = await session.connection()
     row = (
-        await session.execute(_visible_task_view_by_id(admin=principal.is_admin), parameters)
+        await connection.execute(_visible_task_view_by_id(admin=principal.is_admin), parameters)
     ).first()
     if row is None:
         raise TaskNotFound()
@@ -381,8 +383,9 @@ async def list_tasks(
     page_query, count_query = _list_statements(
         admin=principal.is_admin, filters=filters.shape(), sort=sort, start=start
     )
-    rows = list(await session.execute(page_query, parameters))
-    total = rows[0].total if rows else await session.scalar(count_query, parameters)
+    connection = await session.connection()  # columns only: no ORM steps (see read_task_view)
+    rows = list(await connection.execute(page_query, parameters))
+    total = rows[0].total if rows else await connection.scalar(count_query, parameters)
     next_cursor = None
     if len(rows) > page.limit:
         del rows[page.limit :]
