@@ -57,6 +57,13 @@ class UnitOfWorkRoute(APIRoute):
         return unit_of_work
 
 
+def created_location(request: Request, resource_id: int) -> str:
+    """The Location of a resource just created by POST to its collection: the collection's
+    URL and the id. (url_for walks every route to find one by name.)"""
+    url = request.url
+    return str(url.replace(path=f"{url.path.rstrip('/')}/{resource_id}", query=""))
+
+
 SessionDep = Annotated[AsyncSession, Depends(request_session)]
 SettingsDep = Annotated[Settings, Depends(app_settings)]
 HasherDep = Annotated[PasswordHasher, Depends(password_hasher)]

@@ -10,7 +10,7 @@ from starlette.responses import Response
 from taskflow.auth.dependencies import authorized
 from taskflow.auth.principal import Principal, Scope
 from taskflow.core.cache import answer, cached_answer, cached_read, read_cache
-from taskflow.core.deps import SessionDep, UnitOfWorkRoute
+from taskflow.core.deps import SessionDep, UnitOfWorkRoute, created_location
 from taskflow.core.errors import error_responses
 from taskflow.core.etag import etag
 from taskflow.core.idempotency import CREATED_HEADERS_DOC, ETAG_HEADER_DOC, IdempotencyDep
@@ -64,7 +64,7 @@ async def create_project(
         session=session, principal=principal, name=body.name, description=body.description
     )
     result = _with_etag(response, access)
-    response.headers["Location"] = str(request.url_for("read_project", project_id=result.id))
+    response.headers["Location"] = created_location(request, result.id)
     await idempotency.complete(status.HTTP_201_CREATED, result, headers=response.headers)
     return result
 

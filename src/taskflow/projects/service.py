@@ -97,7 +97,12 @@ def access_subquery_for(*, admin: bool) -> Subquery:
 
 
 def _visible_projects(principal: Principal) -> tuple[Select[Project, str], Subquery]:
-    access = access_subquery(principal)
+    return _visible_projects_for(admin=principal.is_admin)
+
+
+@functools.cache
+def _visible_projects_for(*, admin: bool) -> tuple[Select[Project, str], Subquery]:
+    access = access_subquery_for(admin=admin)
     query = (
         select(Project, access.c.role)
         .join(access, access.c.project_id == Project.id)
@@ -106,15 +111,24 @@ def _visible_projects(principal: Principal) -> tuple[Select[Project, str], Subqu
     return query, access
 
 
+_PROJECT_ID = "project_id"
+
+
+@functools.cache
+def _visible_project_by_id(*, admin: bool, for_update: bool) -> Select[Project, str]:
+    """Built and compiled once: every project read and write starts with it."""
+    query, _ = _visible_projects_for(admin=admin)
+    query = query.where(Project.id == bindparam(_PROJECT_ID, type_=BigIntId))
+    return locked_for_update(query, Project) if for_update else query
+
+
 async def get_access(
     *, session: AsyncSession, principal: Principal, project_id: int, for_update: bool = False
 ) -> ProjectAccess:
     """The project and the caller's role in it; 404 when it does not exist or is not visible."""
-    query, _ = _visible_projects(principal)
-    query = query.where(Project.id == project_id)
-    if for_update:
-        query = locked_for_update(query, Project)
-    row = (await session.execute(query, viewer(principal))).first()
+    query = _visible_project_by_id(admin=principal.is_admin, for_update=for_update)
+    parameters = {**viewer(principal), _PROJECT_ID: project_id}
+    row = (await session.execute(query, parameters)).first()
     if row is None:
         raise ProjectNotFound()
     project, role = row

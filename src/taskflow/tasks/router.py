@@ -10,7 +10,7 @@ from starlette.responses import Response
 from taskflow.auth.dependencies import authorized
 from taskflow.auth.principal import Principal, Scope
 from taskflow.core.cache import answer, cached_answer, cached_read, read_cache
-from taskflow.core.deps import SessionDep, UnitOfWorkRoute
+from taskflow.core.deps import SessionDep, UnitOfWorkRoute, created_location
 from taskflow.core.errors import error_responses
 from taskflow.core.etag import etag
 from taskflow.core.idempotency import CREATED_HEADERS_DOC, ETAG_HEADER_DOC, IdempotencyDep
@@ -79,7 +79,7 @@ async def create_task(
         assignee_id=body.assignee_id,
     )
     result = _read(response, task)
-    response.headers["Location"] = str(request.url_for("read_task", task_id=task.id))
+    response.headers["Location"] = created_location(request, task.id)
     await idempotency.complete(status.HTTP_201_CREATED, result, headers=response.headers)
     return result
 
