@@ -131,6 +131,25 @@ async def test_a_stalled_redis_delays_no_request_beyond_its_timeout(
     assert len(events(caplog, "redis_recovered")) == 1
 
 
+async def test_when_redis_fails_the_rate_limit_counts_in_memory_instead(
+    settings: Settings, make: DomainFactory, redis_proxy: tuple[TcpProxy, str]
+) -> None:
+    proxy, redis_url = redis_proxy
+    owner = await make()
+    headers = make.headers(owner)
+    async with app_client(
+        settings, redis_url=redis_url, redis_retry_seconds=60, rate_limit_default="2/minute"
+    ) as client:
+        # Counted in Redis, in the round trip that fetches the caller.
+        shared = await client.get("/api/v1/users/me", headers=headers)
+        await proxy.cut()
+        # The same round trip fails: the request is counted in this process instead.
+        during = [await client.get("/api/v1/users/me", headers=headers) for _ in range(3)]
+    assert shared.headers["X-RateLimit-Remaining"] == "1"
+    assert [a.status_code for a in during] == [200, 200, 429]
+    assert [a.headers["X-RateLimit-Remaining"] for a in during] == ["1", "0", "0"]
+
+
 async def test_writes_during_a_redis_outage_do_not_leave_stale_answers_after_it(
     settings: Settings, make: DomainFactory, redis_proxy: tuple[TcpProxy, str]
 ) -> None:
