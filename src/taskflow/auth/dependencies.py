@@ -22,7 +22,6 @@ from taskflow.auth.principal import (
 from taskflow.core import security
 from taskflow.core.cache import Cache, read_key, remember_lookup
 from taskflow.core.db import request_session
-from taskflow.core.deps import SettingsDep
 from taskflow.core.errors import Unauthorized
 from taskflow.core.ratelimit import Quota, RateLimiter, WindowHit, apply_quota, enforce
 
@@ -38,7 +37,6 @@ api_key_scheme = APIKeyHeader(
 
 async def get_principal(
     request: Request,
-    settings: SettingsDep,
     bearer_token: Annotated[str | None, Depends(oauth2_scheme)],
     api_key: Annotated[str | None, Depends(api_key_scheme)],
 ) -> Principal:
@@ -48,11 +46,12 @@ async def get_principal(
     and (for an access token, whose user is known before the lookup) the count against the
     rate limit, all in one round trip; a cache hit touches no database at all.
     """
-    cache: Cache | None = request.app.state.cache
-    limiter: RateLimiter = request.app.state.rate_limiter
+    state = request.app.state  # read directly: each dependency costs every request
+    cache: Cache | None = state.cache
+    limiter: RateLimiter = state.rate_limiter
     if bearer_token:
         credential = _Credential.for_user(
-            auth_service.user_id_from_access_token(settings=settings, token=bearer_token)
+            auth_service.user_id_from_access_token(settings=state.settings, token=bearer_token)
         )
     elif api_key:
         credential = _Credential.for_key(security.hash_token(api_key))
