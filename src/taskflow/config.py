@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import os
 import secrets
 from functools import lru_cache
 from typing import Annotated, Literal
@@ -33,6 +34,12 @@ _DATABASE_SCHEMES = {
 }
 _REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
 MIN_SECRET_KEY_LENGTH = 32
+
+
+def half_the_cores() -> int:
+    """The default of PASSWORD_HASH_CONCURRENCY: logins may take at most half of the
+    machine's cores from the requests being served, and always at least one."""
+    return max(1, (os.cpu_count() or 1) // 2)
 
 
 def _check_rate_limit(value: str) -> str:
@@ -97,7 +104,7 @@ class Settings(BaseSettings):
     lockout_minutes: int = Field(default=15, ge=1, le=7 * 24 * 60)
     jwt_issuer: str = "taskflow"
     jwt_audience: str = "taskflow-api"
-    password_hash_concurrency: int = Field(default=2, ge=1, le=64)
+    password_hash_concurrency: int = Field(default_factory=half_the_cores, ge=1, le=64)
 
     email_backend: Literal["console", "smtp"] = "console"
     smtp_host: str | None = None

@@ -6,7 +6,14 @@ from pathlib import Path
 
 import pytest
 
-from taskflow.config import MIN_SECRET_KEY_LENGTH, ConfigurationError, Settings, load_settings
+from taskflow import config
+from taskflow.config import (
+    MIN_SECRET_KEY_LENGTH,
+    ConfigurationError,
+    Settings,
+    half_the_cores,
+    load_settings,
+)
 
 LONG_SECRET = "s" * MIN_SECRET_KEY_LENGTH
 
@@ -50,6 +57,17 @@ def test_defaults_match_the_documented_values() -> None:
     assert settings.smtp_ssl is False
     assert settings.log_level == "INFO"
     assert settings.cors_origins == []
+    assert settings.password_hash_concurrency == half_the_cores()
+
+
+@pytest.mark.parametrize(("cores", "hashes"), [(None, 1), (1, 1), (2, 1), (3, 1), (8, 4)])
+def test_password_hashing_takes_at_most_half_the_cores_by_default(
+    monkeypatch: pytest.MonkeyPatch, cores: int | None, hashes: int
+) -> None:
+    monkeypatch.setattr(config.os, "cpu_count", lambda: cores)
+    assert load_settings().password_hash_concurrency == hashes
+    monkeypatch.setenv("PASSWORD_HASH_CONCURRENCY", "6")
+    assert load_settings().password_hash_concurrency == 6
 
 
 def test_environment_variables_override_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
