@@ -271,16 +271,14 @@ async def end_request_session(request: Request, error: BaseException | None) -> 
     if not (session.in_transaction() or session.new or session.dirty or session.deleted):
         return  # asked for but never used: it holds no connection and has nothing to commit
     async with session:
-        if session.info[_READS_ONLY]:
-            # Each statement has committed on its own: there is nothing left to end.
-            if isinstance(error, Exception) and is_database_unavailable(error):
-                raise DatabaseUnavailable() from error
-        elif error is None or (isinstance(error, AppError) and error.keeps_changes):
-            await _commit_or_unavailable(session)
-        else:
+        # A read's statements have each committed on their own: there is nothing to end.
+        if not session.info[_READS_ONLY]:
+            if error is None or (isinstance(error, AppError) and error.keeps_changes):
+                await _commit_or_unavailable(session)
+                return
             await _rollback_quietly(session)
-            if isinstance(error, Exception) and is_database_unavailable(error):
-                raise DatabaseUnavailable() from error
+        if isinstance(error, Exception) and is_database_unavailable(error):
+            raise DatabaseUnavailable() from error
 
 
 class DatabaseUnavailable(ServiceUnavailable):

@@ -20,12 +20,13 @@ import structlog
 from limits import RateLimitItem, parse
 from limits.aio.storage import MemoryStorage
 from limits.aio.strategies import MovingWindowRateLimiter
+from redis.asyncio import Redis
 from starlette.datastructures import State
 
 from taskflow.config import RATE_LIMIT_OFF, Settings
 from taskflow.core.errors import AppError
 from taskflow.core.metrics import RATE_LIMITED
-from taskflow.core.redis import REDIS_ERRORS, RedisGuard
+from taskflow.core.redis import RedisGuard
 
 log = structlog.get_logger("taskflow.ratelimit")
 
@@ -146,23 +147,21 @@ class RateLimiter:
 
     async def hit(self, name: str, identity: str) -> Quota | None:
         """Count one request; None when this limit is switched off."""
-        item = self.limits[name]
-        if item is None:
-            return None
         shared = self.shared_hit(name, identity)
-        if shared is not None and self.guard is not None and self._hit_script is not None:
-            try:
-                reply = await self._hit_script(
-                    keys=[shared.key], args=shared.arguments(), client=self.guard.redis
-                )
-                return shared.quota(reply)
-            except REDIS_ERRORS as error:
-                # Per-worker limits while Redis is away are better than none.
-                self.guard.failed(error)
-        return await self.hit_in_memory(name, identity)
+        guard, script = self.guard, self._hit_script
+        if shared is not None and guard is not None and script is not None:
 
-    async def hit_in_memory(self, name: str, identity: str) -> Quota | None:
-        """Count one request in this process only (no Redis, or Redis failing)."""
+            async def run(redis: Redis) -> Quota | None:
+                reply = await script(keys=[shared.key], args=shared.arguments(), client=redis)
+                return shared.quota(reply)
+
+            # While Redis fails, per-worker limits are better than none.
+            quota = await guard.call(run, None)
+            if quota is not None:
+                return quota
+        return await self._hit_in_memory(name, identity)
+
+    async def _hit_in_memory(self, name: str, identity: str) -> Quota | None:
         item = self.limits[name]
         if item is None:
             return None
