@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -80,6 +81,19 @@ _API_ROUTERS = (
 )
 
 
+def freeze_startup_objects() -> None:
+    """Keep what start-up made (modules, the app, its routes, schemas and compiled SQL) out
+    of every later garbage collection.
+
+    Those objects live as long as the worker, yet the collector's full passes walk each of
+    them again and again; under load those passes were the tail of the latency. Once per
+    process: what a later app instance in the same process leaves behind stays collectable.
+    """
+    if gc.get_freeze_count() == 0:
+        gc.collect()
+        gc.freeze()
+
+
 def _mount_docs(app: FastAPI) -> dict[str, str]:
     """Swagger UI served from the installed swagger-ui-bundle, so /docs works offline.
 
@@ -149,6 +163,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # Made now, so the first login of an unknown email costs what every later one does.
         await app.state.hasher.burn_time("warm-up")
         app.state.email_sender = create_email_sender(settings)
+        freeze_startup_objects()
         log.info("startup", environment=settings.environment, version=__version__)
         try:
             yield
