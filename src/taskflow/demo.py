@@ -142,7 +142,9 @@ async def _demo_project(
         if task_spec.done:
             await tasks_service.update_task(
                 session=session,
-                access=tasks_service.TaskAccess(task=task, role=access.role),
+                access=await tasks_service.get_task_access(
+                    session=session, principal=principal, task_id=task["id"]
+                ),
                 changes={"is_completed": True},
                 if_match=None,
             )

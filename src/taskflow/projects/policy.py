@@ -47,10 +47,14 @@ def may_manage(role: ProjectRole) -> bool:
 
 
 def ensure_can_write_tasks(access: ProjectAccess) -> None:
+    ensure_role_can_write_tasks(access.role, archived=access.project.is_archived)
+
+
+def ensure_role_can_write_tasks(role: ProjectRole, *, archived: bool) -> None:
     """Editors, owners and admins change tasks, and only while the project is not archived."""
-    if not may_write_tasks(access.role):
+    if not may_write_tasks(role):
         raise Forbidden("Viewers cannot change the tasks of this project")
-    if access.project.is_archived:
+    if archived:
         raise ProjectArchived()
 
 

@@ -78,8 +78,9 @@ async def create_task(
         due_date=body.due_date,
         assignee_id=body.assignee_id,
     )
-    result = _read(response, task)
-    response.headers["Location"] = created_location(request, task.id)
+    response.headers["ETag"] = etag(task["version"])
+    response.headers["Location"] = created_location(request, task["id"])
+    result = TaskRead.model_validate(task)
     await idempotency.complete(status.HTTP_201_CREATED, result, headers=response.headers)
     return result
 

@@ -9,7 +9,18 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Integer, Select, bindparam, case, exists, func, or_, select, update
+from sqlalchemy import (
+    Integer,
+    Select,
+    bindparam,
+    case,
+    exists,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased, contains_eager, joinedload
@@ -32,8 +43,10 @@ from taskflow.projects.models import Project, ProjectMember
 from taskflow.projects.policy import (
     ProjectAccess,
     ProjectArchived,
+    ProjectNotFound,
     ProjectRole,
     ensure_can_write_tasks,
+    ensure_role_can_write_tasks,
     may_write_tasks,
 )
 from taskflow.tasks.models import Task
@@ -49,6 +62,7 @@ TASK_SORT_COLUMNS = {
 
 
 _TASK_ID = "task_id"
+_PROJECT_ID = "project_id"
 _PROJECT_OF_TASK = select(Task.project_id).where(Task.id == bindparam(_TASK_ID, type_=BigIntId))
 
 
@@ -404,11 +418,11 @@ def _is_participant(project_id: Any, user_id: Any) -> Any:
     )
 
 
-async def _assignable_user(session: AsyncSession, project: Project, user_id: int) -> User:
+async def _assignable_user(session: AsyncSession, project_id: int, user_id: int) -> User:
     """The active owner or member of the project with this id, else 422."""
     user = await session.scalar(
         select(User).where(
-            User.id == user_id, User.is_active.is_(True), _is_participant(project.id, User.id)
+            User.id == user_id, User.is_active.is_(True), _is_participant(project_id, User.id)
         )
     )
     if user is None:
@@ -416,6 +430,25 @@ async def _assignable_user(session: AsyncSession, project: Project, user_id: int
             "The assignee must be the owner or a member of the project", loc=("body", "assignee_id")
         )
     return user
+
+
+def _user_summary(user: User) -> dict[str, Any]:
+    return {"id": user.id, "email": user.email, "full_name": user.full_name}
+
+
+@functools.cache
+def _new_task_project(*, admin: bool) -> Select[*tuple[Any, ...]]:
+    """The project a task is created in, as the caller sees it: its name, whether it is
+    archived, and the caller's role; no row when the caller cannot see it."""
+    access = projects_service.access_subquery_for(admin=admin)
+    return (
+        select(Project.name, Project.is_archived, access.c.role)
+        .join(access, access.c.project_id == Project.id)
+        .where(Project.id == bindparam(_PROJECT_ID, type_=BigIntId))
+    )
+
+
+_INSERT_TASK = insert(Task).returning(Task.id)
 
 
 async def create_task(
@@ -428,25 +461,45 @@ async def create_task(
     priority: int,
     due_date: datetime | None,
     assignee_id: int | None,
-) -> Task:
-    project_access = await projects_service.get_access(
-        session=session, principal=principal, project_id=project_id
-    )
-    ensure_can_write_tasks(project_access)
-    project = project_access.project
-    task = Task(
-        title=title,
-        description=description,
-        priority=priority,
-        due_date=due_date,
-        project=project,
-        created_by=principal.user,
-        assignee=await _assignable_user(session, project, assignee_id) if assignee_id else None,
-    )
-    session.add(task)
-    await session.flush()
-    touch(session, projects=[project.id])
-    return task
+) -> dict[str, Any]:
+    """Create the task; returns it as TaskRead shows it (see task_view).
+
+    One INSERT with every value set here, so the answer is known without reading the row
+    back and without the ORM's unit of work: a create is the hottest write.
+    """
+    connection = await session.connection()
+    parameters = {**projects_service.viewer(principal), _PROJECT_ID: project_id}
+    project = (
+        await connection.execute(_new_task_project(admin=principal.is_admin), parameters)
+    ).first()
+    if project is None:
+        raise ProjectNotFound()
+    ensure_role_can_write_tasks(ProjectRole(project.role), archived=project.is_archived)
+    assignee = await _assignable_user(session, project_id, assignee_id) if assignee_id else None
+    now = clock.now()
+    values: dict[str, Any] = {
+        "project_id": project_id,
+        "title": title,
+        "description": description,
+        "priority": priority,
+        "is_completed": False,
+        "completed_at": None,
+        "due_date": due_date,
+        "assignee_id": assignee_id,
+        "created_by_id": principal.user.id,
+        "version": 1,
+        "created_at": now,
+        "updated_at": now,
+    }
+    task_id = (await connection.execute(_INSERT_TASK, values)).scalar_one()
+    touch(session, projects=[project_id])
+    return {
+        **values,
+        "id": task_id,
+        "project": {"id": project_id, "name": project.name},
+        "assignee": None if assignee is None else _user_summary(assignee),
+        "created_by": _user_summary(principal.user),
+    }
 
 
 async def update_task(
@@ -460,7 +513,7 @@ async def update_task(
     if "assignee_id" in changes:
         assignee_id = changes["assignee_id"]
         task.assignee = (
-            await _assignable_user(session, task.project, assignee_id) if assignee_id else None
+            await _assignable_user(session, task.project_id, assignee_id) if assignee_id else None
         )
     for field in ("title", "description", "priority", "due_date"):
         if field in changes:
