@@ -142,7 +142,7 @@ async def _demo_project(
         if task_spec.done:
             await tasks_service.update_task(
                 session=session,
-                access=await tasks_service.get_task_access(
+                access=await tasks_service.get_locked_task_view(
                     session=session, principal=principal, task_id=task["id"]
                 ),
                 changes={"is_completed": True},

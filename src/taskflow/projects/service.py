@@ -183,14 +183,15 @@ async def create_project(
     return ProjectAccess(project=project, role=ProjectRole.OWNER)
 
 
+CHANGED_MEANWHILE = "The resource was changed by another request; read it again"
+
+
 async def flush_versioned(session: AsyncSession) -> None:
     """Flush; a row changed by someone else since it was read is a failed precondition."""
     try:
         await session.flush()
     except StaleDataError:
-        raise PreconditionFailed(
-            "The resource was changed by another request; read it again"
-        ) from None
+        raise PreconditionFailed(CHANGED_MEANWHILE) from None
 
 
 async def update_project(

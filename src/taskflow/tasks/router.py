@@ -24,7 +24,7 @@ from taskflow.core.types import MAX_ID, SearchQuery, Timestamp
 from taskflow.projects import read_cache as read_generations
 from taskflow.projects.dependencies import IfMatch
 from taskflow.tasks import service
-from taskflow.tasks.dependencies import LockedTask, TaskId
+from taskflow.tasks.dependencies import LockedTask, LockedView, TaskId
 from taskflow.tasks.models import MAX_PRIORITY, MIN_PRIORITY, Task
 from taskflow.tasks.schemas import (
     BulkUpdate,
@@ -202,7 +202,7 @@ async def read_task(
 async def update_task(
     body: TaskUpdate,
     principal: Writer,
-    access: LockedTask,
+    access: LockedView,
     session: SessionDep,
     response: Response,
     if_match: IfMatch = None,
@@ -213,7 +213,8 @@ async def update_task(
         changes=body.model_dump(exclude_unset=True),
         if_match=if_match,
     )
-    return _read(response, task)
+    response.headers["ETag"] = etag(task["version"])
+    return TaskRead.model_validate(task)
 
 
 @router.delete(

@@ -29,7 +29,7 @@ from taskflow.auth.principal import Principal
 from taskflow.core import clock
 from taskflow.core.cache import touch
 from taskflow.core.db import BigIntId, locked_for_update
-from taskflow.core.errors import Forbidden, NotFound, UnprocessableEntity
+from taskflow.core.errors import Forbidden, NotFound, PreconditionFailed, UnprocessableEntity
 from taskflow.core.etag import check_if_match
 from taskflow.core.pagination import (
     Cursor,
@@ -283,19 +283,29 @@ def _visible_task_view_by_id(*, admin: bool) -> Select[*tuple[Any, ...]]:
     )
 
 
+async def _visible_task_row(
+    session: AsyncSession,
+    principal: Principal,
+    task_id: int,
+    statement: Select[*tuple[Any, ...]],
+) -> Row[Any]:
+    """The row `statement` (built on the caller's visibility) gives for the task; 404 when
+    the caller cannot see it."""
+    parameters = {**projects_service.viewer(principal), _TASK_ID: task_id}
+    # On the connection: the rows are columns, so the session's ORM steps would add nothing.
+    connection = await session.connection()
+    row = (await connection.execute(statement, parameters)).first()
+    if row is None:
+        raise TaskNotFound()
+    return row
+
+
 async def read_task_view(
     *, session: AsyncSession, principal: Principal, task_id: int
 ) -> dict[str, Any]:
     """The task as TaskRead shows it (see task_view); 404 when the caller cannot see it."""
-    parameters = {**projects_service.viewer(principal), _TASK_ID: task_id}
-    # On the connection: the rows are columns, so the session's ORM steps would add nothing.
-    connection = await session.connection()
-    row = (
-        await connection.execute(_visible_task_view_by_id(admin=principal.is_admin), parameters)
-    ).first()
-    if row is None:
-        raise TaskNotFound()
-    return task_view(row)
+    statement = _visible_task_view_by_id(admin=principal.is_admin)
+    return task_view(await _visible_task_row(session, principal, task_id, statement))
 
 
 async def project_of_task(*, session: AsyncSession, task_id: int) -> int | None:
@@ -502,36 +512,103 @@ async def create_task(
     }
 
 
-async def update_task(
-    *, session: AsyncSession, access: TaskAccess, changes: Mapping[str, Any], if_match: str | None
-) -> Task:
-    ensure_can_write_tasks(access.project_access)
-    check_if_match(if_match, access.task.version)
-    task = access.task
-    # Look the assignee up before changing anything, so its query does not autoflush a
-    # half-made change (which would bump the version twice).
-    if "assignee_id" in changes:
-        assignee_id = changes["assignee_id"]
-        task.assignee = (
-            await _assignable_user(session, task.project_id, assignee_id) if assignee_id else None
+@dataclass(frozen=True, slots=True)
+class LockedTaskView:
+    """A task the caller may see, as TaskRead shows it (see task_view), locked until the
+    request commits (PostgreSQL), with the caller's role in its project."""
+
+    task: dict[str, Any]
+    role: ProjectRole
+    project_archived: bool
+
+
+@functools.cache
+def _locked_task_view_by_id(*, admin: bool) -> Select[*tuple[Any, ...]]:
+    access = projects_service.access_subquery_for(admin=admin)
+    return (
+        _visible_task_view_by_id(admin=admin)
+        .add_columns(access.c.role, Project.is_archived.label("project_archived"))
+        .with_for_update(of=Task)
+    )
+
+
+async def get_locked_task_view(
+    *, session: AsyncSession, principal: Principal, task_id: int
+) -> LockedTaskView:
+    """The task for a change of its columns; 404 when the caller cannot see it."""
+    statement = _locked_task_view_by_id(admin=principal.is_admin)
+    row = await _visible_task_row(session, principal, task_id, statement)
+    return LockedTaskView(
+        task=task_view(row), role=ProjectRole(row.role), project_archived=row.project_archived
+    )
+
+
+# The columns a change may set, besides the version and updated_at that every change sets.
+_CHANGEABLE = ("title", "description", "priority", "due_date", "assignee_id")
+
+
+@functools.lru_cache(maxsize=64)
+def _update_task_statement(columns: tuple[str, ...]) -> Any:
+    """UPDATE of these columns, guarded by the version read: built and compiled once per set
+    of columns (SET values are bound as `new_<column>`)."""
+    return (
+        update(Task)
+        .where(
+            Task.id == bindparam(_TASK_ID, type_=BigIntId),
+            Task.version == bindparam("read_version"),
         )
-    for field in ("title", "description", "priority", "due_date"):
-        if field in changes:
-            setattr(task, field, changes[field])
+        .values(
+            {
+                **{
+                    name: bindparam(f"new_{name}", type_=Task.__table__.c[name].type)
+                    for name in columns
+                },
+                "version": Task.version + 1,
+            }
+        )
+    )
+
+
+async def update_task(
+    *,
+    session: AsyncSession,
+    access: LockedTaskView,
+    changes: Mapping[str, Any],
+    if_match: str | None,
+) -> dict[str, Any]:
+    """Apply the changes with one UPDATE; returns the task as it is now (see task_view)."""
+    ensure_role_can_write_tasks(access.role, archived=access.project_archived)
+    task = access.task
+    check_if_match(if_match, task["version"])
+    values = {name: changes[name] for name in _CHANGEABLE if name in changes}
+    shown: dict[str, Any] = {}
+    if values.get("assignee_id"):
+        assignee = await _assignable_user(session, task["project"]["id"], values["assignee_id"])
+        shown["assignee"] = _user_summary(assignee)
+    elif "assignee_id" in values:
+        shown["assignee"] = None
     if "is_completed" in changes:
-        _set_completion(task, changes["is_completed"])
-    await projects_service.flush_versioned(session)
-    touch(session, projects=[task.project_id])
-    return task
+        values.update(_completion(task, completed=changes["is_completed"]))
+    values["updated_at"] = clock.now()
+    columns = tuple(sorted(values))
+    parameters = {f"new_{name}": value for name, value in values.items()}
+    parameters |= {_TASK_ID: task["id"], "read_version": task["version"]}
+    connection = await session.connection()
+    result = await connection.execute(_update_task_statement(columns), parameters)
+    if result.rowcount != 1:  # changed or deleted since it was read (SQLite takes no lock)
+        raise PreconditionFailed(projects_service.CHANGED_MEANWHILE)
+    touch(session, projects=[task["project"]["id"]])
+    values.pop("assignee_id", None)
+    return {**task, **values, **shown, "version": task["version"] + 1}
 
 
-def _set_completion(task: Task, completed: bool) -> None:
+def _completion(task: Mapping[str, Any], *, completed: bool) -> dict[str, Any]:
     """Completing stamps completed_at (kept if it was already complete); reopening clears it."""
-    if completed and not task.is_completed:
-        task.completed_at = clock.now()
-    elif not completed:
-        task.completed_at = None
-    task.is_completed = completed
+    if completed and not task["is_completed"]:
+        return {"is_completed": True, "completed_at": clock.now()}
+    if completed:
+        return {"is_completed": True}
+    return {"is_completed": False, "completed_at": None}
 
 
 async def delete_task(*, session: AsyncSession, access: TaskAccess, if_match: str | None) -> None:

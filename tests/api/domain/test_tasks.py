@@ -11,10 +11,13 @@ import pytest
 import time_machine
 from fastapi import FastAPI
 from httpx import AsyncClient, Response
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from taskflow.auth.principal import Principal
+from taskflow.core.errors import PreconditionFailed
 from taskflow.core.idempotency import IdempotencyRecord
+from taskflow.tasks import service as tasks_service
 from taskflow.tasks.models import Task
 from taskflow.users.models import User
 from tests.factories import DomainFactory
@@ -823,6 +826,36 @@ async def test_two_concurrent_patches_with_one_etag_exactly_one_wins(
     assert stored.title == winner.json()["title"]
     assert stored.version == 2
     assert winner.headers["ETag"] == '"2"'
+
+
+async def test_a_change_to_a_task_changed_since_it_was_read_is_412_and_writes_nothing(
+    make: DomainFactory, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    # A request's read is normally locked (PostgreSQL) or serialised (SQLite); this one is
+    # read, then the row changes before the change is written, as when a lock is not held.
+    owner = await make()
+    task = await make.task(await make.project(owner), title="Original")
+    async with sessionmaker() as session:
+        principal = Principal(user=await session.get_one(User, owner.id))
+        read = await tasks_service.get_locked_task_view(
+            session=session, principal=principal, task_id=task.id
+        )
+    async with sessionmaker() as other:
+        await other.execute(
+            update(Task).where(Task.id == task.id).values(title="Meanwhile", version=2)
+        )
+        await other.commit()
+
+    async with sessionmaker() as session:
+        with pytest.raises(PreconditionFailed):
+            await tasks_service.update_task(
+                session=session, access=read, changes={"title": "Stale"}, if_match=None
+            )
+        await session.commit()
+
+    stored = await stored_task(sessionmaker, task.id)
+    assert stored is not None
+    assert (stored.title, stored.version) == ("Meanwhile", 2)
 
 
 # --- Idempotency-Key -----------------------------------------------------------------------
