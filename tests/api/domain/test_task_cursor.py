@@ -90,6 +90,52 @@ async def test_next_cursors_walk_every_sort_order_like_one_big_page(
     assert "Link" not in responses[-1].headers
 
 
+@pytest.mark.parametrize("sort", ["-created_at", "created_at"])
+@pytest.mark.parametrize("priority", [None, 2])
+async def test_pages_over_several_projects_interleave_them_by_creation_time(
+    client: AsyncClient, make: DomainFactory, sort: str, priority: int | None
+) -> None:
+    # On PostgreSQL each project's first rows are read apart and merged: the pages must
+    # still be one order over every visible project, ties broken by id, by cursor or skip.
+    caller, other = await make(), await make()
+    owned = await make.project(caller)
+    shared, viewed, hidden = [await make.project(other) for _ in range(3)]
+    await make.member(shared, caller, "editor")
+    await make.member(viewed, caller, "viewer")
+    base = datetime(2026, 3, 1, tzinfo=UTC)
+    made = [
+        await make.task(
+            project,
+            # Three tasks at each minute, in no order of their ids.
+            created_at=base + timedelta(minutes=(n * 5) % 8),
+            priority=1 + n % 2,
+        )
+        for n, project in enumerate([owned, shared, viewed, hidden, owned, viewed] * 4)
+    ]
+    visible = [
+        task for task in made if task.project_id != hidden.id and priority in (None, task.priority)
+    ]
+    expected = [
+        task.id
+        for task in sorted(
+            visible, key=lambda task: (task.created_at, task.id), reverse=sort.startswith("-")
+        )
+    ]
+    headers = make.headers(caller)
+    query = f"{TASKS}?sort={sort}&limit=3" + (f"&priority={priority}" if priority else "")
+
+    seen, responses = await walk(client, headers, query)
+    skipped = [
+        await client.get(f"{query}&skip={skip}", headers=headers)
+        for skip in range(0, len(expected), 3)
+    ]
+
+    assert seen == expected
+    assert [task["id"] for page in skipped for task in page.json()] == expected
+    counts = {r.headers["X-Total-Count"] for r in [*responses, *skipped]}
+    assert counts == {str(len(expected))}
+
+
 async def test_cursor_pages_keep_their_place_when_newer_tasks_arrive(
     client: AsyncClient, make: DomainFactory
 ) -> None:
