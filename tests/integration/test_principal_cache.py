@@ -147,3 +147,80 @@ async def test_a_changed_email_is_read_in_the_tasks_that_name_it(
     assert changed.status_code == 200, changed.text
     read = await client.get(url, headers=make.headers(owner))
     assert read.json()["assignee"]["email"] == new_email
+
+
+def reads_users(sql: list[str]) -> bool:
+    return any("FROM users" in statement for statement in sql)
+
+
+async def test_a_task_write_takes_the_cached_principal_and_reads_no_user_row(
+    app: FastAPI, client: AsyncClient, make: DomainFactory
+) -> None:
+    owner = await make()
+    project = await make.project(owner)
+    headers = make.headers(owner)
+    await me(client, headers)  # caches the principal
+
+    with statements(app) as sql:
+        created = await client.post(
+            f"{API}/tasks", json={"title": "Cached", "project_id": project.id}, headers=headers
+        )
+        changed = await client.patch(
+            f"{API}/tasks/{created.json()['id']}", json={"priority": 5}, headers=headers
+        )
+
+    assert created.status_code == 201, created.text
+    assert changed.status_code == 200, changed.text
+    assert created.json()["created_by"]["email"] == owner.email
+    assert sql != []
+    assert not reads_users(sql)
+
+
+async def test_an_account_write_still_reads_the_user_row_with_the_principal_cached(
+    app: FastAPI, client: AsyncClient, make: DomainFactory
+) -> None:
+    user = await make()
+    headers = make.headers(user)
+    await me(client, headers)
+
+    with statements(app) as sql:
+        renamed = await client.patch(ME, json={"full_name": "Renamed"}, headers=headers)
+
+    assert renamed.status_code == 200, renamed.text
+    assert reads_users(sql)
+
+
+async def test_a_deactivated_user_cannot_write_tasks_with_its_principal_cached(
+    client: AsyncClient, make: DomainFactory
+) -> None:
+    admin, user = await make.admin(), await make()
+    project = await make.project(user)
+    headers = make.headers(user)
+    body = {"title": "Before", "project_id": project.id}
+    assert (await client.post(f"{API}/tasks", json=body, headers=headers)).status_code == 201
+
+    deactivated = await client.patch(
+        f"{API}/users/{user.id}", json={"is_active": False}, headers=make.headers(admin)
+    )
+
+    assert deactivated.status_code == 200, deactivated.text
+    refused = await client.post(f"{API}/tasks", json={**body, "title": "After"}, headers=headers)
+    assert refused.status_code == 401, refused.text
+
+
+async def test_a_demoted_admin_cannot_write_tasks_in_others_projects_at_once(
+    client: AsyncClient, make: DomainFactory
+) -> None:
+    first, second, stranger = await make.admin(), await make.admin(), await make()
+    project = await make.project(stranger)
+    headers = make.headers(second)
+    body = {"title": "As admin", "project_id": project.id}
+    assert (await client.post(f"{API}/tasks", json=body, headers=headers)).status_code == 201
+
+    demoted = await client.patch(
+        f"{API}/users/{second.id}", json={"role": "user"}, headers=make.headers(first)
+    )
+
+    assert demoted.status_code == 200, demoted.text
+    refused = await client.post(f"{API}/tasks", json={**body, "title": "After"}, headers=headers)
+    assert refused.status_code == 404, refused.text

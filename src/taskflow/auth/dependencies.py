@@ -44,8 +44,30 @@ async def get_principal(
 
     On GET the principal comes from Redis when it can, with the cached answer of the route
     and (for an access token, whose user is known before the lookup) the count against the
-    rate limit, all in one round trip; a cache hit touches no database at all.
+    rate limit, all in one round trip; a cache hit touches no database at all. Other
+    methods load the user from the database: a write may change the account itself, or
+    use its user as an object of the request's session.
     """
+    return await _authenticate(request, bearer_token, api_key, from_cache=request.method == "GET")
+
+
+async def get_principal_from_cache(
+    request: Request,
+    bearer_token: Annotated[str | None, Depends(oauth2_scheme)],
+    api_key: Annotated[str | None, Depends(api_key_scheme)],
+) -> Principal:
+    """As get_principal, with the cached principal on every method: for routes whose writes
+    use the caller's id, name, role and scopes only, never its user row (the tasks).
+
+    The cached principal is retired whenever the account changes (see Cache.auth_generation),
+    so a write sees a deactivation or a demotion as a read does.
+    """
+    return await _authenticate(request, bearer_token, api_key, from_cache=True)
+
+
+async def _authenticate(
+    request: Request, bearer_token: str | None, api_key: str | None, *, from_cache: bool
+) -> Principal:
     state = request.app.state  # read directly: each dependency costs every request
     cache: Cache | None = state.cache
     limiter: RateLimiter = state.rate_limiter
@@ -59,7 +81,7 @@ async def get_principal(
         raise Unauthorized()
     principal = None
     quota = None
-    if cache is not None and request.method == "GET":
+    if cache is not None and from_cache:
         hit = (
             limiter.shared_hit(_DEFAULT_LIMIT, _limit_identity(user_id=credential.user_id))
             if credential.user_id is not None
@@ -67,7 +89,9 @@ async def get_principal(
         )
         principal, quota = await _from_cache(request, cache, credential, hit)
     if principal is None:
-        principal = await _from_database(request, await request_session(request), cache, credential)
+        principal = await _from_database(
+            await request_session(request), cache if from_cache else None, credential
+        )
     if quota is None:
         quota = await limiter.hit(
             _DEFAULT_LIMIT,
@@ -126,18 +150,16 @@ async def _from_cache(
 
 
 async def _from_database(
-    request: Request, session: AsyncSession, cache: Cache | None, credential: _Credential
+    session: AsyncSession, cache: Cache | None, credential: _Credential
 ) -> Principal:
-    """Load the principal; on GET also cache it, under the counters read before loading."""
-    caching = cache is not None and request.method == "GET"
+    """Load the principal; with a cache, also cache it, under the counters read before
+    loading."""
     if credential.key_hash is not None:
         user_id = await api_keys_service.owner_of_key(session=session, key_hash=credential.key_hash)
     else:
         assert credential.user_id is not None  # noqa: S101 - a credential is a user or a key
         user_id = credential.user_id
-    generations = (
-        await cache.generations([cache.auth_generation(user_id)]) if caching and cache else None
-    )
+    generations = await cache.generations([cache.auth_generation(user_id)]) if cache else None
     if credential.key_hash is not None:
         principal = await api_keys_service.principal_from_key(
             session=session, key_hash=credential.key_hash
@@ -162,17 +184,35 @@ class Authorize:
         self.admin_only = admin_only
 
     async def __call__(self, principal: Annotated[Principal, Depends(get_principal)]) -> Principal:
+        return self.allowed(principal)
+
+    def allowed(self, principal: Principal) -> Principal:
         policy.ensure_allowed(
             principal, scope=self.scope, session_only=self.session_only, admin_only=self.admin_only
         )
         return principal
 
 
+class AuthorizeFromCache(Authorize):
+    """Authorize, authenticating with get_principal_from_cache."""
+
+    async def __call__(
+        self, principal: Annotated[Principal, Depends(get_principal_from_cache)]
+    ) -> Principal:
+        return self.allowed(principal)
+
+
 def authorized(
-    scope: Scope | None = None, *, session_only: bool = False, admin_only: bool = False
+    scope: Scope | None = None,
+    *,
+    session_only: bool = False,
+    admin_only: bool = False,
+    from_cache: bool = False,
 ) -> Any:
-    """`principal: Annotated[Principal, authorized(Scope.USERS_READ)]` in a route."""
-    return Depends(Authorize(scope, session_only=session_only, admin_only=admin_only))
+    """`principal: Annotated[Principal, authorized(Scope.USERS_READ)]` in a route;
+    `from_cache=True` where get_principal_from_cache may serve (see there)."""
+    kind = AuthorizeFromCache if from_cache else Authorize
+    return Depends(kind(scope, session_only=session_only, admin_only=admin_only))
 
 
 def limited_per_ip(limit: str) -> Any:

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import Depends, Path
 
-from taskflow.auth.dependencies import get_principal
+from taskflow.auth.dependencies import get_principal_from_cache
 from taskflow.auth.principal import Principal
 from taskflow.core.deps import SessionDep
 from taskflow.core.types import MAX_ID
@@ -18,7 +18,7 @@ TaskId = Annotated[int, Path(ge=1, le=MAX_ID)]
 
 async def task_access_for_update(
     task_id: TaskId,
-    principal: Annotated[Principal, Depends(get_principal)],
+    principal: Annotated[Principal, Depends(get_principal_from_cache)],
     session: SessionDep,
 ) -> TaskAccess:
     """As task_access, with the row locked until the request commits (PostgreSQL)."""
@@ -32,7 +32,7 @@ LockedTask = Annotated[TaskAccess, Depends(task_access_for_update)]
 
 async def task_view_for_update(
     task_id: TaskId,
-    principal: Annotated[Principal, Depends(get_principal)],
+    principal: Annotated[Principal, Depends(get_principal_from_cache)],
     session: SessionDep,
 ) -> LockedTaskView:
     """The task as columns, locked until the request commits (PostgreSQL)."""

@@ -40,8 +40,9 @@ from taskflow.tasks.schemas import (
 router = APIRouter(prefix="/tasks", tags=["tasks"], route_class=UnitOfWorkRoute)
 TASK_LIST = TypeAdapter(list[TaskRead])
 
-Reader = Annotated[Principal, authorized(Scope.TASKS_READ)]
-Writer = Annotated[Principal, authorized(Scope.TASKS_WRITE)]
+# Task routes never use the caller's user row: the cached principal serves writes too.
+Reader = Annotated[Principal, authorized(Scope.TASKS_READ, from_cache=True)]
+Writer = Annotated[Principal, authorized(Scope.TASKS_WRITE, from_cache=True)]
 PriorityQuery = Annotated[int | None, Query(ge=MIN_PRIORITY, le=MAX_PRIORITY)]
 
 
