@@ -114,6 +114,16 @@ SearchQuery = Annotated[
     ),
     AfterValidator(_no_nul_query),
 ]
+# The same, as a field of a query parameter model.
+SearchField = Annotated[
+    str | None,
+    Field(
+        max_length=200,
+        json_schema_extra={"pattern": _NO_NUL},
+        description="Text to find, case-insensitively",
+    ),
+    AfterValidator(_no_nul_query),
+]
 
 
 # --- passwords ----------------------------------------------------------------------------

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, status
 from pydantic import TypeAdapter
@@ -20,7 +20,6 @@ from taskflow.core.pagination import (
     keyset_page_params,
     set_keyset_page_headers,
 )
-from taskflow.core.types import MAX_ID, SearchQuery, Timestamp
 from taskflow.projects import read_cache as read_generations
 from taskflow.projects.dependencies import IfMatch
 from taskflow.tasks import service
@@ -30,10 +29,9 @@ from taskflow.tasks.schemas import (
     BulkUpdate,
     BulkUpdateResult,
     TaskCreate,
+    TaskListQuery,
     TaskMove,
     TaskRead,
-    TaskSort,
-    TaskStatus,
     TaskUpdate,
 )
 
@@ -99,51 +97,37 @@ async def list_tasks(
     principal: Reader,
     session: SessionDep,
     page: Annotated[KeysetPage, Depends(keyset_page_params)],
-    project_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
-    status_filter: Annotated[
-        TaskStatus | None,
-        Query(
-            alias="status",
-            description="completed; overdue (open and past due); pending (open, not overdue)",
-        ),
-    ] = None,
-    assignee_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
-    assignee: Annotated[
-        Literal["me"] | None, Query(description="'me': tasks assigned to the caller")
-    ] = None,
-    priority: PriorityQuery = None,
-    priority_min: PriorityQuery = None,
-    search: SearchQuery = None,
-    due_before: Annotated[Timestamp | None, Query(description="Due strictly before")] = None,
-    due_after: Annotated[Timestamp | None, Query(description="Due strictly after")] = None,
-    sort: Annotated[TaskSort, Query(description="A leading '-' sorts descending")] = "-created_at",
+    query: Annotated[TaskListQuery, Query()],
 ) -> Response:
     if (cached := cached_answer(request)) is not None:
         return cached
     filters = service.TaskFilters(
-        project_id=project_id,
-        status=status_filter,
+        project_id=query.project_id,
+        status=query.status,
         # Filters combine with AND: assignee=me with another assignee_id matches nothing.
         assignee_ids=frozenset(
             user_id
-            for user_id in (assignee_id, principal.user.id if assignee == "me" else None)
+            for user_id in (
+                query.assignee_id,
+                principal.user.id if query.assignee == "me" else None,
+            )
             if user_id is not None
         ),
-        priority=priority,
-        priority_min=priority_min,
-        search=search,
-        due_before=due_before,
-        due_after=due_after,
+        priority=query.priority,
+        priority_min=query.priority_min,
+        search=query.search,
+        due_before=query.due_before,
+        due_after=query.due_after,
     )
     cache = read_cache(request)
     # "pending" and "overdue" change with the clock, not only with writes: never cached.
     generations = (
         await read_generations.for_everything_visible(cache, session, principal)
-        if cache is not None and status_filter not in ("pending", "overdue")
+        if cache is not None and query.status not in ("pending", "overdue")
         else None
     )
     found = await service.list_tasks(
-        session=session, principal=principal, filters=filters, page=page, sort=sort
+        session=session, principal=principal, filters=filters, page=page, sort=query.sort
     )
     set_keyset_page_headers(
         request, response, page=page, total=found.total, next_cursor=found.next_cursor

@@ -12,11 +12,13 @@ from pydantic import (
 
 from taskflow.core.types import (
     JSON_INTEGER,
+    MAX_ID,
     EntityId,
     Flag,
     LongDescription,
     Name,
     RequestModel,
+    SearchField,
     Timestamp,
     left_out,
 )
@@ -44,6 +46,33 @@ TaskSort = Literal[
     "title",
     "-title",
 ]
+
+
+QueryId = Annotated[int | None, Field(ge=1, le=MAX_ID)]
+QueryPriority = Annotated[int | None, Field(ge=MIN_PRIORITY, le=MAX_PRIORITY)]
+
+
+class TaskListQuery(BaseModel):
+    """The filters and sort of a task list: its query parameters, validated as one model
+    rather than one by one (the page's own parameters are read apart, hence `ignore`)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    project_id: QueryId = None
+    status: TaskStatus | None = Field(
+        default=None,
+        description="completed; overdue (open and past due); pending (open, not overdue)",
+    )
+    assignee_id: QueryId = None
+    assignee: Literal["me"] | None = Field(
+        default=None, description="'me': tasks assigned to the caller"
+    )
+    priority: QueryPriority = None
+    priority_min: QueryPriority = None
+    search: SearchField = None
+    due_before: Timestamp | None = Field(default=None, description="Due strictly before")
+    due_after: Timestamp | None = Field(default=None, description="Due strictly after")
+    sort: TaskSort = Field(default="-created_at", description="A leading '-' sorts descending")
 
 
 class TaskCreate(RequestModel):
