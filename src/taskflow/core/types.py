@@ -105,25 +105,14 @@ LongDescription = Annotated[
     Field(max_length=10_000, json_schema_extra={"pattern": _NO_NUL}),
     AfterValidator(_no_nul),
 ]
-SearchQuery = Annotated[
-    str | None,
-    Query(
-        max_length=200,
-        json_schema_extra={"pattern": _NO_NUL},
-        description="Text to find, case-insensitively",
-    ),
-    AfterValidator(_no_nul_query),
-]
+_SEARCH_LIMITS: dict[str, Any] = {
+    "max_length": 200,
+    "json_schema_extra": {"pattern": _NO_NUL},
+    "description": "Text to find, case-insensitively",
+}
+SearchQuery = Annotated[str | None, Query(**_SEARCH_LIMITS), AfterValidator(_no_nul_query)]
 # The same, as a field of a query parameter model.
-SearchField = Annotated[
-    str | None,
-    Field(
-        max_length=200,
-        json_schema_extra={"pattern": _NO_NUL},
-        description="Text to find, case-insensitively",
-    ),
-    AfterValidator(_no_nul_query),
-]
+SearchField = Annotated[str | None, Field(**_SEARCH_LIMITS), AfterValidator(_no_nul_query)]
 
 
 # --- passwords ----------------------------------------------------------------------------
