@@ -1,5 +1,6 @@
-"""Task use cases. Every read goes through `visible_tasks`, built on the projects' one
-visibility rule, so no route can forget to check who may see a task."""
+"""Task use cases. Every statement that reads tasks is built on the projects' one
+visibility rule (`projects_service.access_subquery_for`), so no route can forget to check
+who may see a task."""
 
 from __future__ import annotations
 
@@ -188,15 +189,11 @@ def _with_relations(query: Select[Task, str]) -> Select[Task, str]:
     )
 
 
-def visible_tasks(principal: Principal) -> Select[Task, str]:
-    """Tasks of the projects the principal may see, with its role in each task's project,
-    their project, assignee and creator loaded in the same query. Execute with
-    `projects_service.viewer(principal)`."""
-    return _visible_tasks(admin=principal.is_admin)
-
-
 @functools.cache
 def _visible_tasks(*, admin: bool) -> Select[Task, str]:
+    """Tasks of the projects the caller may see, with its role in each task's project, their
+    project, assignee and creator loaded in the same query. Execute with
+    `projects_service.viewer(principal)`."""
     access = projects_service.access_subquery_for(admin=admin)
     return _with_relations(
         select(Task, access.c.role).join(access, access.c.project_id == Task.project_id)
