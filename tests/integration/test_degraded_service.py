@@ -113,6 +113,9 @@ async def test_a_stalled_redis_delays_no_request_beyond_its_timeout(
     ) as client:
         headers = make.headers(owner)
         assert (await client.get("/api/v1/projects", headers=headers)).status_code == 200
+        # Only the outage below is counted: a first connection that was slow to open on a
+        # busy machine is not what this test is about.
+        caplog.clear()
         proxy.pause()
         timings = []
         for _ in range(3):
