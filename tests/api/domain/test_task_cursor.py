@@ -136,6 +136,23 @@ async def test_pages_over_several_projects_interleave_them_by_creation_time(
     assert counts == {str(len(expected))}
 
 
+@pytest.mark.parametrize("paging", ["cursor", "skip"])
+async def test_a_full_last_page_has_no_next_link(
+    client: AsyncClient, make: DomainFactory, paging: str
+) -> None:
+    owner = await make()
+    await make.tasks(await make.project(owner), 4)
+    headers = make.headers(owner)
+    first = await client.get(TASKS, params={"limit": 2}, headers=headers)
+
+    last_url = links(first)["next"] if paging == "cursor" else f"{TASKS}?limit=2&skip=2"
+    last = await client.get(last_url, headers=headers)
+
+    assert last.status_code == 200, last.text
+    assert len(last.json()) == 2
+    assert "next" not in links(last)
+
+
 async def test_cursor_pages_keep_their_place_when_newer_tasks_arrive(
     client: AsyncClient, make: DomainFactory
 ) -> None:

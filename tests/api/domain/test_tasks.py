@@ -386,6 +386,22 @@ async def test_get_of_an_invisible_task_is_404_exactly_like_a_missing_one(
     assert body["detail"] == assert_error(missing, 404, "not_found")["detail"]
 
 
+async def test_an_admin_changes_and_deletes_a_task_of_a_project_it_is_not_in(
+    client: AsyncClient, make: DomainFactory, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    owner, admin = await make(), await make.admin()
+    task = await make.task(await make.project(owner), title="Theirs")
+    headers = make.headers(admin)
+
+    changed = await client.patch(f"{TASKS}/{task.id}", json={"title": "Fixed"}, headers=headers)
+    deleted = await client.delete(f"{TASKS}/{task.id}", headers=headers)
+
+    assert changed.status_code == 200, changed.text
+    assert changed.json()["title"] == "Fixed"
+    assert deleted.status_code == 204, deleted.text
+    assert await stored_task(sessionmaker, task.id) is None
+
+
 async def test_an_admin_reads_any_task(client: AsyncClient, make: DomainFactory) -> None:
     owner, admin = await make(), await make.admin()
     task = await make.task(await make.project(owner))
@@ -621,6 +637,9 @@ async def test_completing_a_completed_task_keeps_its_first_completed_at(
     assert parse_time(completed.json()["completed_at"]) == first
     assert parse_time(again.json()["completed_at"]) == first
     assert again.json()["priority"] == 1
+    assert again.json()["is_completed"] is True
+    stored = await client.get(f"{TASKS}/{task.id}", headers=headers)
+    assert stored.json()["is_completed"] is True
 
 
 # --- delete --------------------------------------------------------------------------------
@@ -847,11 +866,13 @@ async def test_a_change_to_a_task_changed_since_it_was_read_is_412_and_writes_no
         await other.commit()
 
     async with sessionmaker() as session:
-        with pytest.raises(PreconditionFailed):
+        with pytest.raises(PreconditionFailed) as refused:
             await tasks_service.update_task(
                 session=session, access=read, changes={"title": "Stale"}, if_match=None
             )
         await session.commit()
+
+    assert refused.value.detail == "The resource was changed by another request; read it again"
 
     stored = await stored_task(sessionmaker, task.id)
     assert stored is not None
