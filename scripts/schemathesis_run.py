@@ -154,6 +154,15 @@ def main() -> int:
                     "examples,coverage,fuzzing,stateful",
                     "--checks",
                     "all",
+                    # DELETE /users/{user_id} deactivates an account and never erases it
+                    # (docs/decisions.md): an administrator still reads it and may
+                    # reactivate it, so a request after the DELETE answers 200 by design.
+                    # Schemathesis cannot scope this check to one resource, and "--checks
+                    # all" overrides a phase's setting in schemathesis.toml, so it is
+                    # excluded here; deleted projects and tasks answering 404 is asserted
+                    # by the API tests.
+                    "--exclude-checks",
+                    "use_after_free",
                     "--max-examples",
                     str(known.max_examples),
                     *extra,
