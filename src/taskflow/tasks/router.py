@@ -1,6 +1,7 @@
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Mapping
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, status
 from pydantic import TypeAdapter
@@ -24,7 +25,7 @@ from taskflow.projects import read_cache as read_generations
 from taskflow.projects.dependencies import IfMatch
 from taskflow.tasks import service
 from taskflow.tasks.dependencies import LockedTask, LockedView, TaskId
-from taskflow.tasks.models import MAX_PRIORITY, MIN_PRIORITY, Task
+from taskflow.tasks.models import Task
 from taskflow.tasks.schemas import (
     BulkUpdate,
     BulkUpdateResult,
@@ -41,11 +42,12 @@ TASK_LIST = TypeAdapter(list[TaskRead])
 # Task routes never use the caller's user row: the cached principal serves writes too.
 Reader = Annotated[Principal, authorized(Scope.TASKS_READ, from_cache=True)]
 Writer = Annotated[Principal, authorized(Scope.TASKS_WRITE, from_cache=True)]
-PriorityQuery = Annotated[int | None, Query(ge=MIN_PRIORITY, le=MAX_PRIORITY)]
 
 
-def _read(response: Response, task: Task) -> TaskRead:
-    response.headers["ETag"] = etag(task.version)
+def _read(response: Response, task: Task | Mapping[str, Any], version: int) -> TaskRead:
+    """A task as answered (its ORM object, or its data as service.task_view shapes it), with
+    the ETag of its version."""
+    response.headers["ETag"] = etag(version)
     return TaskRead.model_validate(task)
 
 
@@ -77,9 +79,8 @@ async def create_task(
         due_date=body.due_date,
         assignee_id=body.assignee_id,
     )
-    response.headers["ETag"] = etag(task["version"])
     response.headers["Location"] = created_location(request, task["id"])
-    result = TaskRead.model_validate(task)
+    result = _read(response, task, task["version"])
     await idempotency.complete(status.HTTP_201_CREATED, result, headers=response.headers)
     return result
 
@@ -173,8 +174,7 @@ async def read_task(
     task = await service.read_task_view(session=session, principal=principal, task_id=task_id)
     if generations is not None and task["project"]["id"] != project_id:
         generations = None  # moved in between: answer, but do not cache
-    response.headers["ETag"] = etag(task["version"])
-    body = TaskRead.model_validate(task).model_dump_json().encode()
+    body = _read(response, task, task["version"]).model_dump_json().encode()
     return await answer(request, response, body, generations)
 
 
@@ -198,8 +198,7 @@ async def update_task(
         changes=body.model_dump(exclude_unset=True),
         if_match=if_match,
     )
-    response.headers["ETag"] = etag(task["version"])
-    return TaskRead.model_validate(task)
+    return _read(response, task, task["version"])
 
 
 @router.delete(
@@ -225,4 +224,4 @@ async def move_task(
     task = await service.move_task(
         session=session, principal=principal, access=access, project_id=body.project_id
     )
-    return _read(response, task)
+    return _read(response, task, task.version)
