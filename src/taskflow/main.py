@@ -19,6 +19,7 @@ from taskflow import __version__
 from taskflow.admin.router import router as admin_router
 from taskflow.api_keys.router import router as api_keys_router
 from taskflow.audit.router import router as audit_router
+from taskflow.auth.dependencies import OPENAPI_SECURITY
 from taskflow.auth.router import router as auth_router
 from taskflow.config import Settings, get_settings
 from taskflow.core import openapi
@@ -184,7 +185,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     install_exception_handlers(app)
-    openapi.install(app)
+    openapi.install(app, security=OPENAPI_SECURITY)
     app.include_router(health_router)
     # Each router straight under the app: one level of routers less to walk per request.
     # With a prefix, FastAPI skips walking every route at include time (a third of start-up).

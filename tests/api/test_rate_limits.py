@@ -123,6 +123,25 @@ async def test_each_read_counts_once_whether_its_caller_is_cached_or_not(
     _assert_refused(answers[3], limit=3)
 
 
+@pytest.mark.settings(rate_limit_default="3/minute")
+async def test_a_route_that_needs_the_caller_twice_counts_it_once(
+    client: AsyncClient, make: DomainFactory
+) -> None:
+    # Each of these routes asks for the caller in its authorization and again in the
+    # dependency that loads the project or the task.
+    user = await make()
+    project = await make.project(user)
+    task = await make.task(project)
+    headers = make.headers(user)
+    answers = [
+        await client.get(f"/api/v1/projects/{project.id}/members", headers=headers),
+        await client.patch(f"/api/v1/tasks/{task.id}", json={"priority": 2}, headers=headers),
+        await client.patch(f"/api/v1/projects/{project.id}", json={"name": "B"}, headers=headers),
+    ]
+    assert [a.status_code for a in answers] == [200, 200, 200], [a.text for a in answers]
+    assert [a.headers["X-RateLimit-Remaining"] for a in answers] == ["2", "1", "0"]
+
+
 @pytest.mark.settings(rate_limit_register="2/minute")
 async def test_registrations_are_limited_per_address(client: AsyncClient) -> None:
     answers = [

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Any
 
 from fastapi import Depends
 from fastapi.security import APIKeyHeader, OAuth2PasswordBearer
@@ -23,6 +23,7 @@ from taskflow.core import security
 from taskflow.core.cache import Cache, read_key, remember_lookup
 from taskflow.core.db import request_session
 from taskflow.core.errors import Unauthorized
+from taskflow.core.openapi import SecurityDoc
 from taskflow.core.ratelimit import Quota, RateLimiter, WindowHit, apply_quota, enforce
 
 oauth2_scheme = OAuth2PasswordBearer(
@@ -35,11 +36,7 @@ api_key_scheme = APIKeyHeader(
 )
 
 
-async def get_principal(
-    request: Request,
-    bearer_token: Annotated[str | None, Depends(oauth2_scheme)],
-    api_key: Annotated[str | None, Depends(api_key_scheme)],
-) -> Principal:
+async def get_principal(request: Request) -> Principal:
     """Who is calling, then count the call against the caller's rate limit.
 
     On GET the principal comes from Redis when it can, with the cached answer of the route
@@ -48,26 +45,45 @@ async def get_principal(
     methods load the user from the database: a write may change the account itself, or
     use its user as an object of the request's session.
     """
-    return await _authenticate(request, bearer_token, api_key, from_cache=request.method == "GET")
+    return await _authenticate(request, from_cache=request.method == "GET")
 
 
-async def get_principal_from_cache(
-    request: Request,
-    bearer_token: Annotated[str | None, Depends(oauth2_scheme)],
-    api_key: Annotated[str | None, Depends(api_key_scheme)],
-) -> Principal:
+async def get_principal_from_cache(request: Request) -> Principal:
     """As get_principal, with the cached principal on every method: for routes whose writes
     use the caller's id, name, role and scopes only, never its user row (the tasks).
 
     The cached principal is retired whenever the account changes (see Cache.auth_generation),
     so a write sees a deactivation or a demotion as a read does.
     """
-    return await _authenticate(request, bearer_token, api_key, from_cache=True)
+    return await _authenticate(request, from_cache=True)
 
 
-async def _authenticate(
-    request: Request, bearer_token: str | None, api_key: str | None, *, from_cache: bool
-) -> Principal:
+def authenticates(call: object) -> bool:
+    """Whether a route dependency authenticates the caller (for the OpenAPI document)."""
+    return call in (get_principal, get_principal_from_cache) or isinstance(call, Authorize)
+
+
+# Each route names its credentials in the OpenAPI document; see core.openapi.SecurityDoc.
+OPENAPI_SECURITY = SecurityDoc(schemes=(oauth2_scheme, api_key_scheme), authenticates=authenticates)
+# Principals already found for this request, by whether the cache could serve them.
+_PRINCIPALS = "taskflow.principals"
+
+
+async def _authenticate(request: Request, *, from_cache: bool) -> Principal:
+    """The principal, found and counted once per request: a route's dependencies may each
+    ask for it (FastAPI would share one dependency's answer, but authentication runs as a
+    plain call, without a dependency per credential header)."""
+    found: dict[bool, Principal] = request.scope.setdefault(_PRINCIPALS, {})
+    principal = found.get(from_cache)
+    if principal is None:
+        principal = found[from_cache] = await _find_principal(request, from_cache=from_cache)
+    return principal
+
+
+async def _find_principal(request: Request, *, from_cache: bool) -> Principal:
+    # The schemes read the headers as their FastAPI dependencies would.
+    bearer_token = await oauth2_scheme(request)
+    api_key = await api_key_scheme(request)
     state = request.app.state  # read directly: each dependency costs every request
     cache: Cache | None = state.cache
     limiter: RateLimiter = state.rate_limiter
@@ -183,8 +199,8 @@ class Authorize:
         self.session_only = session_only
         self.admin_only = admin_only
 
-    async def __call__(self, principal: Annotated[Principal, Depends(get_principal)]) -> Principal:
-        return self.allowed(principal)
+    async def __call__(self, request: Request) -> Principal:
+        return self.allowed(await get_principal(request))
 
     def allowed(self, principal: Principal) -> Principal:
         policy.ensure_allowed(
@@ -196,10 +212,8 @@ class Authorize:
 class AuthorizeFromCache(Authorize):
     """Authorize, authenticating with get_principal_from_cache."""
 
-    async def __call__(
-        self, principal: Annotated[Principal, Depends(get_principal_from_cache)]
-    ) -> Principal:
-        return self.allowed(principal)
+    async def __call__(self, request: Request) -> Principal:
+        return self.allowed(await get_principal_from_cache(request))
 
 
 def authorized(

@@ -8,15 +8,68 @@ large, and the error envelope as the shape of every 422.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any
 
 from fastapi import FastAPI
+from fastapi.dependencies.models import Dependant
+from fastapi.encoders import jsonable_encoder
 from fastapi.openapi.utils import get_openapi
+from fastapi.routing import APIRoute, iter_route_contexts
+from fastapi.security.base import SecurityBase
 
 ERROR_SCHEMA_REF = "#/components/schemas/ErrorBody"
 _FASTAPI_VALIDATION_SCHEMAS = ("HTTPValidationError", "ValidationError")
+
+
+@dataclass(frozen=True)
+class SecurityDoc:
+    """How the operations that authenticate are documented.
+
+    Authentication runs as one plain dependency that reads the credential headers itself
+    (a dependency per scheme costs each request a pass of FastAPI's solver), so FastAPI
+    cannot see the schemes in it. Every operation with a dependency for which
+    `authenticates(call)` is true is documented as accepting each of `schemes`.
+    """
+
+    schemes: Sequence[SecurityBase]
+    authenticates: Callable[[Any], bool]
+
+    def definitions(self) -> dict[str, Any]:
+        return {
+            scheme.scheme_name: jsonable_encoder(scheme.model, by_alias=True, exclude_none=True)
+            for scheme in self.schemes
+        }
+
+    def requirements(self) -> list[dict[str, list[str]]]:
+        return [{scheme.scheme_name: []} for scheme in self.schemes]
+
+
+def _calls(dependant: Dependant) -> Iterator[Any]:
+    for dependency in dependant.dependencies:
+        yield dependency.call
+        yield from _calls(dependency)
+
+
+def _document_security(app: FastAPI, document: dict[str, Any], security: SecurityDoc) -> None:
+    paths: dict[str, Any] = document.get("paths", {})
+    secured = False
+    # As FastAPI walks them: routes of included routers come with their prefixed paths.
+    for route in iter_route_contexts(app.routes):
+        if not isinstance(route.original_route, APIRoute) or not route.include_in_schema:
+            continue
+        if not any(security.authenticates(call) for call in _calls(route.dependant)):
+            continue
+        for method in route.methods or ():
+            operation = paths.get(route.path_format or "", {}).get(method.lower())
+            if operation is not None:
+                operation.setdefault("security", []).extend(security.requirements())
+                secured = True
+    if secured:
+        components = document.setdefault("components", {})
+        components.setdefault("securitySchemes", {}).update(security.definitions())
 
 
 def _error(status: int) -> dict[str, Any]:
@@ -53,13 +106,15 @@ def _drop_null_defaults(schemas: dict[str, Any]) -> None:
                 del prop["default"]
 
 
-def build_openapi(app: FastAPI) -> dict[str, Any]:
+def build_openapi(app: FastAPI, security: SecurityDoc | None = None) -> dict[str, Any]:
     document = get_openapi(
         title=app.title,
         version=app.version,
         description=app.description,
         routes=app.routes,
     )
+    if security is not None:
+        _document_security(app, document, security)
     for path, item in document.get("paths", {}).items():
         for operation in item.values():
             _complete_operation(path, operation)
@@ -70,10 +125,10 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
     return document
 
 
-def install(app: FastAPI) -> Callable[[], dict[str, Any]]:
+def install(app: FastAPI, security: SecurityDoc | None = None) -> Callable[[], dict[str, Any]]:
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
-            app.openapi_schema = build_openapi(app)
+            app.openapi_schema = build_openapi(app, security)
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
