@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any
+from urllib.parse import parse_qsl, urlencode
 
 from fastapi import Depends, Query
 from sqlalchemy import ColumnElement, UnaryExpression, and_, or_, tuple_
@@ -146,25 +147,34 @@ def keyset_link_header(
     """`next` by cursor whenever there are more rows; `prev` by offset on offset pages."""
     links = []
     if next_cursor is not None:
-        next_url = request.url.remove_query_params("skip").include_query_params(
-            cursor=next_cursor.encode(), limit=page.limit
-        )
+        next_url = _page_url(request, drop=("skip",), cursor=next_cursor.encode(), limit=page.limit)
         links.append(f'<{next_url}>; rel="next"')
     if page.cursor is None and page.skip > 0:
         links.append(f'<{_prev_url(request, page.skip, page.limit, total)}>; rel="prev"')
     return ", ".join(links) or None
 
 
-def _prev_url(request: Request, skip: int, limit: int, total: int) -> Any:
+def _page_url(request: Request, *, drop: tuple[str, ...] = (), **params: object) -> str:
+    """The request's URL with `params` set (last, in this order) and `drop` left out; the
+    other query parameters keep their order. One string operation where Starlette's URL
+    helpers would parse and rebuild the URL for each change."""
+    replaced = {*drop, *params}
+    url = str(request.url)
+    base, _, query = url.partition("?")
+    kept = [pair for pair in parse_qsl(query, keep_blank_values=True) if pair[0] not in replaced]
+    return f"{base}?{urlencode([*kept, *((name, str(value)) for name, value in params.items())])}"
+
+
+def _prev_url(request: Request, skip: int, limit: int, total: int) -> str:
     # Past the end, "prev" is the last page that has rows.
     last_page = (total - 1) // limit * limit if total else 0
-    return request.url.include_query_params(skip=max(min(skip - limit, last_page), 0), limit=limit)
+    return _page_url(request, skip=max(min(skip - limit, last_page), 0), limit=limit)
 
 
 def link_header(request: Request, *, page: Page, total: int) -> str | None:
     links = []
     if page.skip + page.limit < total:
-        next_url = request.url.include_query_params(skip=page.skip + page.limit, limit=page.limit)
+        next_url = _page_url(request, skip=page.skip + page.limit, limit=page.limit)
         links.append(f'<{next_url}>; rel="next"')
     if page.skip > 0:
         links.append(f'<{_prev_url(request, page.skip, page.limit, total)}>; rel="prev"')
