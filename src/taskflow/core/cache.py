@@ -72,6 +72,16 @@ _COUNT_AND_FETCH = (
 )
 
 
+# Bump every counter in KEYS, each kept for ARGV[1] seconds from now: one round trip.
+_BUMP = """
+for _, key in ipairs(KEYS) do
+  redis.call('INCR', key)
+  redis.call('EXPIRE', key, ARGV[1])
+end
+return #KEYS
+"""
+
+
 def _decoded(values: list[Any]) -> list[str | None]:
     return [value.decode() if isinstance(value, bytes) else value for value in values]
 
@@ -94,6 +104,7 @@ class Cache:
         self.everything = self.key("gen", "all")
         self._fetch_script = guard.redis.register_script(_FETCH_FRESH)
         self._count_and_fetch_script = guard.redis.register_script(_COUNT_AND_FETCH)
+        self._bump_script = guard.redis.register_script(_BUMP)
 
     def key(self, *parts: object) -> str:
         return ":".join([self.prefix, *map(str, parts)])
@@ -159,11 +170,8 @@ class Cache:
         counters = sorted(set(keys))
 
         async def run(redis: Redis) -> bool:
-            async with redis.pipeline(transaction=False) as pipe:
-                for counter in counters:
-                    pipe.incr(counter)
-                    pipe.expire(counter, GENERATION_TTL_SECONDS)
-                await pipe.execute()
+            # A script rather than a pipeline: the same one round trip, for less client work.
+            await self._bump_script(keys=counters, args=[GENERATION_TTL_SECONDS], client=redis)
             return True
 
         if not await self.guard.call(run, False):
