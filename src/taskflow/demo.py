@@ -140,11 +140,10 @@ async def _demo_project(
             assignee_id=users[task_spec.assignee].id if task_spec.assignee else None,
         )
         if task_spec.done:
-            await tasks_service.update_task(
+            await tasks_service.change_task(
                 session=session,
-                access=await tasks_service.get_locked_task_view(
-                    session=session, principal=principal, task_id=task["id"]
-                ),
+                principal=principal,
+                task_id=task["id"],
                 changes={"is_completed": True},
                 if_match=None,
             )

@@ -12,6 +12,7 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError, InterfaceError, InvalidatePoolError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
@@ -255,6 +256,21 @@ async def request_session(request: Request) -> AsyncSession:
         if cache is not None:
             session.info[SESSION_CACHE_KEY] = cache
     return session
+
+
+async def statement_connection(session: AsyncSession) -> AsyncConnection:
+    """The connection for work whose one write is a single statement (a task created or
+    changed): each statement commits on its own, with no BEGIN and COMMIT round trips.
+
+    It needs no transaction because nothing it reads before writing must stay true until the
+    write: a read made in a transaction without locks could change just the same, and the
+    write statement guards what it must itself (the version a change was based on). If the
+    request's session already holds a transaction (an Idempotency-Key recorded in the
+    database), the work joins it, so that both commit together.
+    """
+    if session.in_transaction():
+        return await session.connection()
+    return await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
 
 
 async def end_request_session(request: Request, error: BaseException | None) -> None:

@@ -11,7 +11,7 @@ from taskflow.auth.principal import Principal
 from taskflow.core.deps import SessionDep
 from taskflow.core.types import MAX_ID
 from taskflow.tasks import service
-from taskflow.tasks.service import LockedTaskView, TaskAccess
+from taskflow.tasks.service import TaskAccess
 
 TaskId = Annotated[int, Path(ge=1, le=MAX_ID)]
 
@@ -28,15 +28,3 @@ async def task_access_for_update(
 
 
 LockedTask = Annotated[TaskAccess, Depends(task_access_for_update)]
-
-
-async def task_view_for_update(
-    task_id: TaskId,
-    principal: Annotated[Principal, Depends(get_principal_from_cache)],
-    session: SessionDep,
-) -> LockedTaskView:
-    """The task as columns, locked until the request commits (PostgreSQL)."""
-    return await service.get_locked_task_view(session=session, principal=principal, task_id=task_id)
-
-
-LockedView = Annotated[LockedTaskView, Depends(task_view_for_update)]

@@ -24,7 +24,7 @@ from taskflow.core.pagination import (
 from taskflow.projects import read_cache as read_generations
 from taskflow.projects.dependencies import IfMatch
 from taskflow.tasks import service
-from taskflow.tasks.dependencies import LockedTask, LockedView, TaskId
+from taskflow.tasks.dependencies import LockedTask, TaskId
 from taskflow.tasks.models import Task
 from taskflow.tasks.schemas import (
     BulkUpdate,
@@ -185,16 +185,17 @@ async def read_task(
     summary="Change a task (editors); If-Match guards against lost updates",
 )
 async def update_task(
+    task_id: TaskId,
     body: TaskUpdate,
     principal: Writer,
-    access: LockedView,
     session: SessionDep,
     response: Response,
     if_match: IfMatch = None,
 ) -> TaskRead:
-    task = await service.update_task(
+    task = await service.change_task(
         session=session,
-        access=access,
+        principal=principal,
+        task_id=task_id,
         changes=body.model_dump(exclude_unset=True),
         if_match=if_match,
     )

@@ -24,13 +24,13 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.engine import Row
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import aliased, contains_eager, joinedload
 
 from taskflow.auth.principal import Principal
 from taskflow.core import clock
 from taskflow.core.cache import touch
-from taskflow.core.db import BigIntId, locked_for_update
+from taskflow.core.db import BigIntId, locked_for_update, statement_connection
 from taskflow.core.errors import Forbidden, NotFound, PreconditionFailed, UnprocessableEntity
 from taskflow.core.etag import check_if_match
 from taskflow.core.pagination import (
@@ -282,16 +282,15 @@ def _visible_task_view_by_id(*, admin: bool) -> Select[*tuple[Any, ...]]:
 
 
 async def _visible_task_row(
-    session: AsyncSession,
+    connection: AsyncConnection,
     principal: Principal,
     task_id: int,
     statement: Select[*tuple[Any, ...]],
 ) -> Row[Any]:
     """The row `statement` (built on the caller's visibility) gives for the task; 404 when
-    the caller cannot see it."""
+    the caller cannot see it. On a connection: the rows are columns, so the session's ORM
+    steps would add nothing."""
     parameters = {**projects_service.viewer(principal), _TASK_ID: task_id}
-    # On the connection: the rows are columns, so the session's ORM steps would add nothing.
-    connection = await session.connection()
     row = (await connection.execute(statement, parameters)).first()
     if row is None:
         raise TaskNotFound()
@@ -303,7 +302,8 @@ async def read_task_view(
 ) -> dict[str, Any]:
     """The task as TaskRead shows it (see task_view); 404 when the caller cannot see it."""
     statement = _visible_task_view_by_id(admin=principal.is_admin)
-    return task_view(await _visible_task_row(session, principal, task_id, statement))
+    connection = await session.connection()
+    return task_view(await _visible_task_row(connection, principal, task_id, statement))
 
 
 async def project_of_task(*, session: AsyncSession, task_id: int) -> int | None:
@@ -512,7 +512,7 @@ async def create_task(
     One INSERT with every value set here, so the answer is known without reading the row
     back and without the ORM's unit of work: a create is the hottest write.
     """
-    connection = await session.connection()
+    connection = await statement_connection(session)
     parameters = {**projects_service.viewer(principal), _PROJECT_ID: project_id}
     project = (
         await connection.execute(_new_task_project(admin=principal.is_admin), parameters)
@@ -548,9 +548,9 @@ async def create_task(
 
 
 @dataclass(frozen=True, slots=True)
-class LockedTaskView:
-    """A task the caller may see, as TaskRead shows it (see task_view), locked until the
-    request commits (PostgreSQL), with the caller's role in its project."""
+class TaskForChange:
+    """A task the caller may see, as TaskRead shows it (see task_view), with the caller's
+    role in its project: what a change is checked against and based on."""
 
     task: dict[str, Any]
     role: ProjectRole
@@ -558,22 +558,23 @@ class LockedTaskView:
 
 
 @functools.cache
-def _locked_task_view_by_id(*, admin: bool) -> Select[*tuple[Any, ...]]:
+def _task_for_change_by_id(*, admin: bool) -> Select[*tuple[Any, ...]]:
     access = projects_service.access_subquery_for(admin=admin)
-    return (
-        _visible_task_view_by_id(admin=admin)
-        .add_columns(access.c.role, Project.is_archived.label("project_archived"))
-        .with_for_update(of=Task)
+    return _visible_task_view_by_id(admin=admin).add_columns(
+        access.c.role, Project.is_archived.label("project_archived")
     )
 
 
-async def get_locked_task_view(
+async def get_task_for_change(
     *, session: AsyncSession, principal: Principal, task_id: int
-) -> LockedTaskView:
-    """The task for a change of its columns; 404 when the caller cannot see it."""
-    statement = _locked_task_view_by_id(admin=principal.is_admin)
-    row = await _visible_task_row(session, principal, task_id, statement)
-    return LockedTaskView(
+) -> TaskForChange:
+    """The task a change is based on; 404 when the caller cannot see it. Not locked: the
+    change itself matches the version read here (see update_task)."""
+    statement = _task_for_change_by_id(admin=principal.is_admin)
+    row = await _visible_task_row(
+        await statement_connection(session), principal, task_id, statement
+    )
+    return TaskForChange(
         task=task_view(row), role=ProjectRole(row.role), project_archived=row.project_archived
     )
 
@@ -604,14 +605,47 @@ def _update_task_statement(columns: tuple[str, ...]) -> Any:
     )
 
 
-async def update_task(
+# How often a change without If-Match is based again on the task as it now is, when other
+# changes keep landing between its read and its write (each failed try means one did).
+CHANGE_ATTEMPTS = 10
+
+
+async def change_task(
     *,
     session: AsyncSession,
-    access: LockedTaskView,
+    principal: Principal,
+    task_id: int,
     changes: Mapping[str, Any],
     if_match: str | None,
 ) -> dict[str, Any]:
-    """Apply the changes with one UPDATE; returns the task as it is now (see task_view)."""
+    """Read the task and apply the changes (update_task), without a transaction.
+
+    With If-Match the client named the version it changes: any other is 412. Without it,
+    the change applies to the task as it is: when another change lands between the read and
+    the write, it is read and tried again, as it would have waited for a lock.
+    """
+    attempt = 1
+    while True:
+        access = await get_task_for_change(session=session, principal=principal, task_id=task_id)
+        try:
+            return await update_task(
+                session=session, access=access, changes=changes, if_match=if_match
+            )
+        except PreconditionFailed:
+            if if_match is not None or attempt == CHANGE_ATTEMPTS:
+                raise
+        attempt += 1
+
+
+async def update_task(
+    *,
+    session: AsyncSession,
+    access: TaskForChange,
+    changes: Mapping[str, Any],
+    if_match: str | None,
+) -> dict[str, Any]:
+    """Apply the changes with one UPDATE, guarded by the version `access` read; returns the
+    task as it is now (see task_view). 412 when the task changed since it was read."""
     ensure_role_can_write_tasks(access.role, archived=access.project_archived)
     task = access.task
     check_if_match(if_match, task["version"])
@@ -628,9 +662,9 @@ async def update_task(
     columns = tuple(sorted(values))
     parameters = {f"new_{name}": value for name, value in values.items()}
     parameters |= {_TASK_ID: task["id"], "read_version": task["version"]}
-    connection = await session.connection()
+    connection = await statement_connection(session)
     result = await connection.execute(_update_task_statement(columns), parameters)
-    if result.rowcount != 1:  # changed or deleted since it was read (SQLite takes no lock)
+    if result.rowcount != 1:  # changed or deleted since it was read
         raise PreconditionFailed(projects_service.CHANGED_MEANWHILE)
     touch(session, projects=[task["project"]["id"]])
     values.pop("assignee_id", None)
