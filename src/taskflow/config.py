@@ -145,6 +145,10 @@ class Settings(BaseSettings):
     trusted_hosts: Annotated[list[str], NoDecode] = Field(default_factory=list)
     docs_enabled: bool | None = None
     metrics_enabled: bool = True
+    # FastAPI's own OpenTelemetry spans, metrics and logs, sent to the providers an
+    # OpenTelemetry SDK set up in the process. Off by default: TaskFlow has its own metrics,
+    # and when on, every request looks the providers up.
+    otel_enabled: bool = False
     prometheus_multiproc_dir: str | None = None
     graceful_shutdown_seconds: float = Field(default=30.0, gt=0, le=3600)
 

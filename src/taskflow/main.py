@@ -12,6 +12,7 @@ import swagger_ui_bundle
 from fastapi import FastAPI
 from fastapi.openapi.docs import get_swagger_ui_html, get_swagger_ui_oauth2_redirect_html
 from fastapi.staticfiles import StaticFiles
+from fastapi.telemetry import TelemetryConfig
 from starlette.middleware.gzip import GZipMiddleware
 from starlette.responses import HTMLResponse
 
@@ -59,6 +60,8 @@ EXPOSED_HEADERS = [
     "X-RateLimit-Reset",
     "Retry-After",
 ]
+# FastAPI's native OpenTelemetry off: it would look the global providers up per request.
+_NO_TELEMETRY: TelemetryConfig = {"tracing": False, "metrics": False, "logs": False}
 # Responses smaller than this are sent as they are: gzip would save little and cost time.
 GZIP_MINIMUM_BYTES = 1000
 
@@ -183,6 +186,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # /openapi.json and /docs: off in production unless DOCS_ENABLED=true.
         openapi_url="/openapi.json" if settings.serve_docs else None,
         lifespan=lifespan,
+        # None: FastAPI's defaults, which use the OpenTelemetry providers set in the process.
+        telemetry=None if settings.otel_enabled else _NO_TELEMETRY,
     )
     install_exception_handlers(app)
     openapi.install(app, security=OPENAPI_SECURITY)

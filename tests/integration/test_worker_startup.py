@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
+
+from tests.support.probe import run_probe
 
 # Builds the app, runs its lifespan's start-up and prints how many objects the garbage
 # collector was told to leave alone, before and after, and collects garbage made afterwards.
@@ -33,14 +33,7 @@ asyncio.run(main())
 
 
 def test_start_up_objects_are_kept_out_of_later_garbage_collections(tmp_path: Path) -> None:
-    result = subprocess.run(
-        [sys.executable, "-c", _PROBE, str(tmp_path / "startup.db")],
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=120,
-    )
-    before, frozen, collected = map(int, result.stdout.split())
+    before, frozen, collected = map(int, run_probe(_PROBE, tmp_path).split())
     assert before == 0
     # The modules, the app and its routes: tens of thousands of objects.
     assert frozen > 10_000
