@@ -196,6 +196,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # With a prefix, FastAPI skips walking every route at include time (a third of start-up).
     for router in _API_ROUTERS:
         app.include_router(router, prefix=API_PREFIX)
+        router.served_under(API_PREFIX)
     page_policies = _mount_docs(app) if settings.serve_docs else {}
     if settings.metrics_enabled:
         app.add_api_route(

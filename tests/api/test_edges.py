@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 from fastapi import FastAPI
-from httpx import AsyncClient, Response
+from httpx import ASGITransport, AsyncClient, Response
 
 from taskflow.config import ConfigurationError, load_settings
 from tests.factories import DomainFactory, unique_email
@@ -435,3 +435,24 @@ async def test_cors_wildcard_origin_never_comes_with_credentials(client: AsyncCl
 
     assert response.headers["Access-Control-Allow-Origin"] in {"*", "https://any.example.net"}
     assert response.headers.get("Access-Control-Allow-Credentials") != "true"
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "status"),
+    [
+        ("GET", "/api/v1/users/me", 200),
+        ("GET", "/api/v1/tasks", 200),
+        ("GET", "/api/v1/projects", 200),
+        ("GET", "/api/v1/nothing-here", 404),
+    ],
+)
+async def test_routes_are_found_when_the_app_is_served_under_a_root_path(
+    app: FastAPI, make: DomainFactory, method: str, path: str, status: int
+) -> None:
+    # A server or a proxy that mounts the app under a prefix passes it as the root path:
+    # each router must still know its own routes under it.
+    user = await make()
+    transport = ASGITransport(app=app, root_path="/behind/proxy")
+    async with AsyncClient(transport=transport, base_url="http://testserver") as mounted:
+        response = await mounted.request(method, f"/behind/proxy{path}", headers=make.headers(user))
+    assert response.status_code == status, response.text

@@ -2,16 +2,15 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter
 from pydantic import BaseModel
 
 from taskflow.admin import service
 from taskflow.auth.dependencies import authorized
 from taskflow.auth.principal import Principal, Scope
-from taskflow.core.deps import SessionDep, UnitOfWorkRoute
+from taskflow.core.deps import DomainRouter, SessionDep
 from taskflow.core.errors import error_responses
 
-router = APIRouter(prefix="/admin", tags=["admin"], route_class=UnitOfWorkRoute)
+router = DomainRouter(prefix="/admin", tags=["admin"])
 
 
 class Stats(BaseModel):

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, status
+from fastapi import Depends, Path, status
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -10,13 +10,13 @@ from taskflow.api_keys import service
 from taskflow.api_keys.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyRead
 from taskflow.auth.dependencies import authorized
 from taskflow.auth.principal import Principal
-from taskflow.core.deps import SessionDep, UnitOfWorkRoute
+from taskflow.core.deps import DomainRouter, SessionDep
 from taskflow.core.errors import error_responses
 from taskflow.core.pagination import PAGE_HEADERS_DOC, Page, page_params, set_page_headers
 from taskflow.core.types import MAX_ID
 
 # Keys are managed only from a logged-in session: a key can never mint or revoke keys.
-router = APIRouter(prefix="/api-keys", tags=["api keys"], route_class=UnitOfWorkRoute)
+router = DomainRouter(prefix="/api-keys", tags=["api keys"])
 SessionPrincipal = Annotated[Principal, authorized(session_only=True)]
 
 

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import Depends, Query
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -11,12 +11,12 @@ from taskflow.audit.models import AuditEvent
 from taskflow.audit.schemas import AuditEntryRead
 from taskflow.auth.dependencies import authorized
 from taskflow.auth.principal import Principal, Scope
-from taskflow.core.deps import SessionDep, UnitOfWorkRoute
+from taskflow.core.deps import DomainRouter, SessionDep
 from taskflow.core.errors import error_responses
 from taskflow.core.pagination import PAGE_HEADERS_DOC, Page, page_params, set_page_headers
 from taskflow.core.types import MAX_ID, Timestamp
 
-router = APIRouter(tags=["audit"], route_class=UnitOfWorkRoute)
+router = DomainRouter(tags=["audit"])
 LIST_RESPONSES = {200: {"headers": PAGE_HEADERS_DOC}, **error_responses(401, 403, 422)}
 
 

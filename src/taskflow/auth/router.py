@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, status
+from fastapi import Depends, status
 from fastapi.security import OAuth2PasswordRequestForm
 from starlette.requests import Request
 from starlette.responses import Response
@@ -19,13 +19,13 @@ from taskflow.auth.schemas import (
     TokenResponse,
     VerifyEmailRequest,
 )
-from taskflow.core.deps import HasherDep, MailerDep, SessionDep, SettingsDep, UnitOfWorkRoute
+from taskflow.core.deps import DomainRouter, HasherDep, MailerDep, SessionDep, SettingsDep
 from taskflow.core.errors import error_responses
 from taskflow.core.idempotency import LOCATION_DOC
 from taskflow.users import service as users_service
 from taskflow.users.schemas import UserCreate, UserRead
 
-router = APIRouter(prefix="/auth", tags=["auth"], route_class=UnitOfWorkRoute)
+router = DomainRouter(prefix="/auth", tags=["auth"])
 
 
 def _token_response(pair: service.TokenPair) -> TokenResponse:

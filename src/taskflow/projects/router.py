@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Query, status
+from fastapi import Depends, Path, Query, status
 from pydantic import TypeAdapter
 from starlette.requests import Request
 from starlette.responses import Response
@@ -10,7 +10,7 @@ from starlette.responses import Response
 from taskflow.auth.dependencies import authorized
 from taskflow.auth.principal import Principal, Scope
 from taskflow.core.cache import answer, cached_answer, cached_read, read_cache
-from taskflow.core.deps import SessionDep, UnitOfWorkRoute, created_location
+from taskflow.core.deps import DomainRouter, SessionDep, created_location
 from taskflow.core.errors import error_responses
 from taskflow.core.etag import etag
 from taskflow.core.idempotency import CREATED_HEADERS_DOC, ETAG_HEADER_DOC, IdempotencyDep
@@ -30,7 +30,7 @@ from taskflow.projects.schemas import (
 )
 from taskflow.users.schemas import UserSummary
 
-router = APIRouter(prefix="/projects", tags=["projects"], route_class=UnitOfWorkRoute)
+router = DomainRouter(prefix="/projects", tags=["projects"])
 PROJECT_LIST = TypeAdapter(list[ProjectRead])
 
 Reader = Annotated[Principal, authorized(Scope.PROJECTS_READ)]

@@ -3,7 +3,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, status
+from fastapi import Depends, Query, status
 from pydantic import TypeAdapter
 from starlette.requests import Request
 from starlette.responses import Response
@@ -11,7 +11,7 @@ from starlette.responses import Response
 from taskflow.auth.dependencies import authorized
 from taskflow.auth.principal import Principal, Scope
 from taskflow.core.cache import answer, cached_answer, cached_read, read_cache
-from taskflow.core.deps import SessionDep, UnitOfWorkRoute, created_location
+from taskflow.core.deps import DomainRouter, SessionDep, created_location
 from taskflow.core.errors import error_responses
 from taskflow.core.etag import etag
 from taskflow.core.idempotency import CREATED_HEADERS_DOC, ETAG_HEADER_DOC, IdempotencyDep
@@ -36,7 +36,7 @@ from taskflow.tasks.schemas import (
     TaskUpdate,
 )
 
-router = APIRouter(prefix="/tasks", tags=["tasks"], route_class=UnitOfWorkRoute)
+router = DomainRouter(prefix="/tasks", tags=["tasks"])
 TASK_LIST = TypeAdapter(list[TaskRead])
 
 # Task routes never use the caller's user row: the cached principal serves writes too.

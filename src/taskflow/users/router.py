@@ -2,13 +2,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, status
+from fastapi import Depends, status
 from starlette.requests import Request
 from starlette.responses import Response
 
 from taskflow.auth.dependencies import authorized
 from taskflow.auth.principal import Principal, Scope
-from taskflow.core.deps import HasherDep, MailerDep, SessionDep, SettingsDep, UnitOfWorkRoute
+from taskflow.core.deps import DomainRouter, HasherDep, MailerDep, SessionDep, SettingsDep
 from taskflow.core.errors import error_responses
 from taskflow.core.idempotency import LOCATION_DOC
 from taskflow.core.pagination import PAGE_HEADERS_DOC, Page, page_params, set_page_headers
@@ -17,7 +17,7 @@ from taskflow.users import service
 from taskflow.users.dependencies import VisibleUser
 from taskflow.users.schemas import AdminUserCreate, AdminUserUpdate, ProfileUpdate, UserRead
 
-router = APIRouter(prefix="/users", tags=["users"], route_class=UnitOfWorkRoute)
+router = DomainRouter(prefix="/users", tags=["users"])
 
 
 @router.get("/me", response_model=UserRead, responses=error_responses(401, 403))
