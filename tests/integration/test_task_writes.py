@@ -1,5 +1,6 @@
-"""A task create or change is one write statement: it runs without a transaction, so it
-costs no BEGIN and COMMIT round trips, unless the request already holds one."""
+"""A task create is one statement and a change two (a read, then the write): they run
+without a transaction, so they cost no BEGIN and COMMIT round trips, unless the request
+already holds one."""
 
 from __future__ import annotations
 
@@ -34,8 +35,7 @@ async def test_a_task_create_and_change_run_each_statement_alone(
 
     assert (created.status_code, changed.status_code) == (201, 200), changed.text
     assert statements == [
-        ("SELECT", False),  # the project, as the caller sees it
-        ("INSERT", False),
+        ("INSERT", False),  # which checks the caller's access itself
         ("SELECT", False),  # the task, as the caller sees it
         ("UPDATE", False),
     ]

@@ -31,7 +31,13 @@ from taskflow.auth.principal import Principal
 from taskflow.core import clock
 from taskflow.core.cache import touch
 from taskflow.core.db import BigIntId, locked_for_update, statement_connection
-from taskflow.core.errors import Forbidden, NotFound, PreconditionFailed, UnprocessableEntity
+from taskflow.core.errors import (
+    Conflict,
+    Forbidden,
+    NotFound,
+    PreconditionFailed,
+    UnprocessableEntity,
+)
 from taskflow.core.etag import check_if_match
 from taskflow.core.pagination import (
     Cursor,
@@ -504,13 +510,77 @@ def _new_task_project(*, admin: bool) -> Select[*tuple[Any, ...]]:
     archived, and the caller's role; no row when the caller cannot see it."""
     access = projects_service.access_subquery_for(admin=admin)
     return (
-        select(Project.name, Project.is_archived, access.c.role)
+        select(Project.is_archived, access.c.role)
         .join(access, access.c.project_id == Project.id)
         .where(Project.id == bindparam(_PROJECT_ID, type_=BigIntId))
     )
 
 
-_INSERT_TASK = insert(Task).returning(Task.id)
+# The columns a create sets, each from its `_bound` parameter.
+_CREATED_COLUMNS = (
+    "title",
+    "description",
+    "priority",
+    "is_completed",
+    "completed_at",
+    "due_date",
+    "assignee_id",
+    "created_by_id",
+    "version",
+    "created_at",
+    "updated_at",
+)
+_WRITING_ROLES = tuple(role.value for role in ProjectRole if may_write_tasks(role))
+# How often a write is tried again when what refused it had changed by the time its refusal
+# was looked into (each failed try means another request changed the task or project).
+WRITE_ATTEMPTS = 10
+
+
+def _bound(column: str) -> Any:
+    """The bind parameter of a value written to a task column: `new_<column>`."""
+    return bindparam(f"new_{column}", type_=Task.__table__.c[column].type)
+
+
+@functools.cache
+def _insert_task_if_allowed(*, admin: bool, with_assignee: bool) -> Any:
+    """INSERT of a task, from a SELECT that finds its project only where the caller may
+    write tasks (seen, a writing role, not archived) and, `with_assignee`, the assignee
+    may be assigned: no row is written otherwise. Returns the id and the names the answer
+    shows."""
+    access = projects_service.access_subquery_for(admin=admin)
+    project_id = bindparam(_PROJECT_ID, type_=BigIntId)
+    conditions = [
+        Project.id == project_id,
+        Project.is_archived.is_(False),
+        # One comparison per role, bound like any value (IN would be expanded per execution).
+        or_(*(access.c.role == role for role in _WRITING_ROLES)),
+    ]
+    # What the answer shows besides the values written, read by the ids the request gave.
+    shown = [select(Project.name).where(Project.id == project_id).scalar_subquery()]
+    if with_assignee:
+        assignee_id = _bound("assignee_id")
+        conditions.append(
+            exists().where(
+                User.id == assignee_id,
+                User.is_active.is_(True),
+                _is_participant(project_id, User.id),
+            )
+        )
+        assignee = select(User).where(User.id == assignee_id)
+        shown += [
+            assignee.with_only_columns(User.email).scalar_subquery(),
+            assignee.with_only_columns(User.full_name).scalar_subquery(),
+        ]
+    source = (
+        select(Project.id, *(_bound(column) for column in _CREATED_COLUMNS))
+        .join(access, access.c.project_id == Project.id)
+        .where(*conditions)
+    )
+    return (
+        insert(Task)
+        .from_select(["project_id", *_CREATED_COLUMNS], source)
+        .returning(Task.id, *shown)
+    )
 
 
 async def create_task(
@@ -526,21 +596,14 @@ async def create_task(
 ) -> dict[str, Any]:
     """Create the task; returns it as TaskRead shows it (see task_view).
 
-    One INSERT with every value set here, so the answer is known without reading the row
-    back and without the ORM's unit of work: a create is the hottest write.
+    One statement: an INSERT that checks the caller's access (and the assignee) itself,
+    with every value set here, so the answer needs no read back and no ORM unit of work (a
+    create is the hottest write). Only when it writes nothing is the project read, to say
+    why (404, 403, 409 or 422).
     """
     connection = await statement_connection(session)
-    parameters = {**projects_service.viewer(principal), _PROJECT_ID: project_id}
-    project = (
-        await connection.execute(_new_task_project(admin=principal.is_admin), parameters)
-    ).first()
-    if project is None:
-        raise ProjectNotFound()
-    ensure_role_can_write_tasks(ProjectRole(project.role), archived=project.is_archived)
-    assignee = await _assignable_user(session, project_id, assignee_id) if assignee_id else None
     now = clock.now()
     values: dict[str, Any] = {
-        "project_id": project_id,
         "title": title,
         "description": description,
         "priority": priority,
@@ -553,15 +616,49 @@ async def create_task(
         "created_at": now,
         "updated_at": now,
     }
-    task_id = (await connection.execute(_INSERT_TASK, values)).scalar_one()
+    parameters = {**projects_service.viewer(principal), _PROJECT_ID: project_id}
+    parameters |= {f"new_{column}": value for column, value in values.items()}
+    statement = _insert_task_if_allowed(
+        admin=principal.is_admin, with_assignee=assignee_id is not None
+    )
+    for _ in range(WRITE_ATTEMPTS):
+        created = (await connection.execute(statement, parameters)).first()
+        if created is not None:
+            break
+        await _refuse_create(session, connection, principal, project_id, assignee_id)
+    else:
+        raise Conflict(projects_service.CHANGED_MEANWHILE)
     touch(session, projects=[project_id])
     return {
         **values,
-        "id": task_id,
-        "project": {"id": project_id, "name": project.name},
-        "assignee": None if assignee is None else _user_summary(assignee),
+        "id": created[0],
+        "project": {"id": project_id, "name": created[1]},
+        "assignee": None
+        if assignee_id is None
+        else {"id": assignee_id, "email": created[2], "full_name": created[3]},
         "created_by": _user_summary(principal.user),
     }
+
+
+async def _refuse_create(
+    session: AsyncSession,
+    connection: AsyncConnection,
+    principal: Principal,
+    project_id: int,
+    assignee_id: int | None,
+) -> None:
+    """Raise why a task cannot be created in the project now: not seen (404), read-only
+    (403), archived (409), or an assignee that may not be assigned (422). Returns when
+    nothing refuses it any more (it changed after the INSERT was refused)."""
+    parameters = {**projects_service.viewer(principal), _PROJECT_ID: project_id}
+    project = (
+        await connection.execute(_new_task_project(admin=principal.is_admin), parameters)
+    ).first()
+    if project is None:
+        raise ProjectNotFound()
+    ensure_role_can_write_tasks(ProjectRole(project.role), archived=project.is_archived)
+    if assignee_id is not None:
+        await _assignable_user(session, project_id, assignee_id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -612,19 +709,11 @@ def _update_task_statement(columns: tuple[str, ...]) -> Any:
         )
         .values(
             {
-                **{
-                    name: bindparam(f"new_{name}", type_=Task.__table__.c[name].type)
-                    for name in columns
-                },
+                **{name: _bound(name) for name in columns},
                 "version": Task.version + 1,
             }
         )
     )
-
-
-# How often a change without If-Match is based again on the task as it now is, when other
-# changes keep landing between its read and its write (each failed try means one did).
-CHANGE_ATTEMPTS = 10
 
 
 async def change_task(
@@ -649,7 +738,7 @@ async def change_task(
                 session=session, access=access, changes=changes, if_match=if_match
             )
         except PreconditionFailed:
-            if if_match is not None or attempt == CHANGE_ATTEMPTS:
+            if if_match is not None or attempt == WRITE_ATTEMPTS:
                 raise
         attempt += 1
 

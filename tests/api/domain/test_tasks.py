@@ -320,6 +320,24 @@ async def test_create_in_a_project_the_caller_cannot_see_is_404_like_a_missing_o
     assert await count_tasks(sessionmaker, project_id=project.id) == 0
 
 
+async def test_an_admin_creates_a_task_in_a_project_it_is_not_part_of(
+    client: AsyncClient, make: DomainFactory, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    owner, admin = await make(), await make.admin()
+    project = await make.project(owner, name="Theirs")
+
+    response = await client.post(
+        TASKS,
+        json={"title": "t", "project_id": project.id, "assignee_id": owner.id},
+        headers=make.headers(admin),
+    )
+
+    assert response.status_code == 201, response.text
+    assert response.json()["project"] == {"id": project.id, "name": "Theirs"}
+    assert response.json()["assignee"] == user_summary(owner)
+    assert await count_tasks(sessionmaker, project_id=project.id) == 1
+
+
 async def test_create_as_viewer_is_403(
     client: AsyncClient, make: DomainFactory, sessionmaker: async_sessionmaker[AsyncSession]
 ) -> None:
