@@ -16,6 +16,7 @@ from argon2 import PasswordHasher as Argon2PasswordHasher
 
 from taskflow.core import security
 from taskflow.core.security import (
+    ISSUED_AT_SKEW,
     InvalidTokenError,
     PasswordHasher,
     create_access_token,
@@ -178,6 +179,30 @@ def test_token_issued_in_the_future_is_rejected() -> None:
 
     with pytest.raises(InvalidTokenError):
         decode(signed(claims))
+
+
+@pytest.mark.parametrize(
+    ("ahead", "accepted"),
+    [(timedelta(seconds=1), True), (ISSUED_AT_SKEW, True), (ISSUED_AT_SKEW * 2, False)],
+)
+def test_a_token_issued_by_a_clock_slightly_ahead_is_accepted(
+    ahead: timedelta, accepted: bool
+) -> None:
+    # Another host's clock may run a little ahead of this one's.
+    now = datetime.now(UTC).replace(microsecond=0)
+    claims = valid_claims(iat=now + ahead, exp=now + LIFETIME)
+
+    with time_machine.travel(now, tick=False):
+        if accepted:
+            assert decode(signed(claims)).user_id == int(claims["sub"])
+        else:
+            with pytest.raises(InvalidTokenError):
+                decode(signed(claims))
+
+
+def test_a_token_whose_issue_time_is_not_a_number_is_rejected() -> None:
+    with pytest.raises(InvalidTokenError):
+        decode(signed(valid_claims(iat="yesterday")))
 
 
 def test_a_verified_token_is_remembered_and_not_verified_again(

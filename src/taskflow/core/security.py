@@ -20,6 +20,9 @@ from taskflow.core import clock
 JWT_ALGORITHM = "HS256"
 ACCESS_TOKEN_TYPE = "access"  # noqa: S105 - a claim value, not a secret
 _REQUIRED_CLAIMS = ["sub", "exp", "iat", "jti", "type", "iss", "aud"]
+# How far in the future a token's issue time may lie: the clocks of the hosts that issue
+# and check tokens differ a little, and a token is stamped to the second.
+ISSUED_AT_SKEW = timedelta(seconds=30)
 
 # Argon2id with OWASP's recommended parameters: 19 MiB, 2 iterations, 1 lane.
 password_hash = PasswordHash((Argon2Hasher(time_cost=2, memory_cost=19456, parallelism=1),))
@@ -127,10 +130,16 @@ def _decode_access_token(
             algorithms=[JWT_ALGORITHM],
             issuer=issuer,
             audience=audience,
-            options={"require": _REQUIRED_CLAIMS},
+            # iat is checked below, with the allowed skew (PyJWT allows none).
+            options={"require": _REQUIRED_CLAIMS, "verify_iat": False},
         )
     except jwt.PyJWTError as error:
         raise InvalidTokenError(str(error)) from None
+    issued_at = claims["iat"]
+    if type(issued_at) not in (int, float):
+        raise InvalidTokenError("Issued At claim (iat) must be a number")
+    if issued_at > (clock.now() + ISSUED_AT_SKEW).timestamp():
+        raise InvalidTokenError("The token is not yet valid (iat)")
     if claims.get("type") != ACCESS_TOKEN_TYPE:
         raise InvalidTokenError("not an access token")
     subject = claims["sub"]
