@@ -81,6 +81,9 @@ class Result:
     errors: int
     requests: int
     ratio: float | None = None
+    # The server process's CPU time (user + system) per request served, in microseconds:
+    # steadier than req/s where the machine's speed moves from run to run.
+    cpu_us_per_request: float | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -118,6 +121,12 @@ def server(command: Sequence[str], env: dict[str, str], port: int, log: Path) ->
                 process.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 process.kill()
+
+
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU time a process has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def rss_mib(pid: int) -> float:
@@ -194,14 +203,27 @@ def wrk(
 
 
 def measure(
-    name: str, url: str, script: str, options: argparse.Namespace, connections: int = 16
+    name: str,
+    url: str,
+    script: str,
+    options: argparse.Namespace,
+    connections: int = 16,
+    *,
+    pid: int,
 ) -> Result:
+    """A warm-up, then the measured run; `pid` is the server's, whose CPU time is read
+    around the measured run."""
     wrk(url, script, seconds=options.warmup, connections=connections)
+    cpu_before = cpu_seconds(pid)
     report = wrk(url, script, seconds=options.duration, connections=connections)
+    cpu = cpu_seconds(pid) - cpu_before
     result = as_result(name, report)
+    if result.requests:
+        result.cpu_us_per_request = cpu / result.requests * 1e6
     print(
         f"  {name:44} {result.requests_per_second:9.0f} req/s  p50 {result.p50_ms:6.2f} ms"
-        f"  p99 {result.p99_ms:7.2f} ms  errors {result.errors}",
+        f"  p99 {result.p99_ms:7.2f} ms  errors {result.errors}"
+        f"  cpu {result.cpu_us_per_request or 0:5.0f} us/req",
         flush=True,
     )
     return result
@@ -428,18 +450,19 @@ def deep_cursor(base: str, token: str, position: int) -> str:
     return httpx.URL(url).params["cursor"]
 
 
-def list_scenarios(base: str, token: str, options: argparse.Namespace, label: str) -> list[Result]:
+def list_scenarios(
+    base: str, token: str, options: argparse.Namespace, label: str, *, pid: int
+) -> list[Result]:
     script = lua_script(token=token)
     cursor = deep_cursor(base, token, DEEP_POSITION)
     tasks = f"{base}/api/v1/tasks"
+    pages = {
+        "first page": f"{tasks}?limit=20",
+        "deep page by cursor": f"{tasks}?limit=20&cursor={cursor}",
+        "deep page by skip": f"{tasks}?limit=20&skip={DEEP_POSITION}",
+    }
     return [
-        measure(f"{label}: first page", f"{tasks}?limit=20", script, options),
-        measure(
-            f"{label}: deep page by cursor", f"{tasks}?limit=20&cursor={cursor}", script, options
-        ),
-        measure(
-            f"{label}: deep page by skip", f"{tasks}?limit=20&skip={DEEP_POSITION}", script, options
-        ),
+        measure(f"{label}: {page}", url, script, options, pid=pid) for page, url in pages.items()
     ]
 
 
@@ -499,30 +522,46 @@ def run(options: argparse.Namespace) -> dict[str, Any]:
             ports["ceiling"],
             logs / "ceiling.log",
         )
-        with ceiling, taskflow("warm"), taskflow("cold", CACHE_READS="false"):
+        with (
+            ceiling as ceiling_pid,
+            taskflow("warm") as warm_pid,
+            taskflow("cold", CACHE_READS="false") as cold_pid,
+        ):
             token = login(base["warm"], seeded.reader_email)
             auth = lua_script(token=token)
             me = "/api/v1/users/me"
             task_id = seeded.reader_task_ids[len(seeded.reader_task_ids) // 2]
             print("scenarios (16 connections)", flush=True)
             ceiling_result = measure(
-                "ceiling: GET /users/me", f"{base['ceiling']}/users/me", auth, options
+                "ceiling: GET /users/me",
+                f"{base['ceiling']}/users/me",
+                auth,
+                options,
+                pid=ceiling_pid,
             )
             results += [
                 ceiling_result,
-                measure("GET /users/me", base["warm"] + me, auth, options),
-                measure("GET /tasks/{id}", f"{base['cold']}/api/v1/tasks/{task_id}", auth, options),
+                measure("GET /users/me", base["warm"] + me, auth, options, pid=warm_pid),
+                measure(
+                    "GET /tasks/{id}",
+                    f"{base['cold']}/api/v1/tasks/{task_id}",
+                    auth,
+                    options,
+                    pid=cold_pid,
+                ),
                 measure(
                     "GET /tasks?limit=20 (cache off)",
                     f"{base['cold']}/api/v1/tasks?limit=20",
                     auth,
                     options,
+                    pid=cold_pid,
                 ),
                 measure(
                     "GET /tasks?limit=20 (cache warm)",
                     f"{base['warm']}/api/v1/tasks?limit=20",
                     auth,
                     options,
+                    pid=warm_pid,
                 ),
                 measure(
                     "POST /tasks",
@@ -536,6 +575,7 @@ def run(options: argparse.Namespace) -> dict[str, Any]:
                         ],
                     ),
                     options,
+                    pid=cold_pid,
                 ),
             ]
             # The reader keeps the tasks the run describes: the created ones go again.
@@ -551,18 +591,23 @@ def run(options: argparse.Namespace) -> dict[str, Any]:
                         bodies=[json.dumps({"priority": p}) for p in range(1, 6)],
                     ),
                     options,
+                    pid=cold_pid,
                 ),
             ]
-            results += login_burst(base["cold"], token, seeded, options)
+            results += login_burst(base["cold"], token, seeded, options, pid=cold_pid)
             print(f"list at {seeded.tasks} tasks (cache off)", flush=True)
-            small = list_scenarios(base["cold"], token, options, f"{seeded.tasks} tasks")
+            small = list_scenarios(
+                base["cold"], token, options, f"{seeded.tasks} tasks", pid=cold_pid
+            )
             results += small
 
         print(f"growing to {options.large_tasks} tasks", flush=True)
         asyncio.run(grow(dsn, seeded, options))
-        with taskflow("cold", CACHE_READS="false"):
+        with taskflow("cold", CACHE_READS="false") as cold_pid:
             token = login(base["cold"], seeded.reader_email)
-            large = list_scenarios(base["cold"], token, options, f"{options.large_tasks} tasks")
+            large = list_scenarios(
+                base["cold"], token, options, f"{options.large_tasks} tasks", pid=cold_pid
+            )
             results += large
 
         print("memory of a fresh worker", flush=True)
@@ -611,11 +656,13 @@ async def grow(dsn: str, seeded: Seeded, options: argparse.Namespace) -> None:
         await connection.close()
 
 
-def login_burst(base: str, token: str, seeded: Seeded, options: argparse.Namespace) -> list[Result]:
+def login_burst(
+    base: str, token: str, seeded: Seeded, options: argparse.Namespace, *, pid: int
+) -> list[Result]:
     """12 readers alone, then the same 12 while 4 clients log in over and over."""
     url = f"{base}/api/v1/users/me"
     reader = lua_script(token=token)
-    alone = measure("readers alone (12)", url, reader, options, connections=12)
+    alone = measure("readers alone (12)", url, reader, options, connections=12, pid=pid)
     logins = lua_script(
         method="POST",
         bodies=[
@@ -722,14 +769,15 @@ def machine() -> dict[str, Any]:
 def table(report: dict[str, Any]) -> str:
     lines = [
         f"{'scenario':46} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7} {'ratio':>6}"
-        f" {'target':>7}"
+        f" {'target':>7} {'cpu us':>7}"
     ]
     for result in report["results"]:
         target = report["targets"].get(result["name"])
+        cpu = result.get("cpu_us_per_request")
         lines.append(
             f"{result['name']:46} {result['requests_per_second']:9.0f} {result['p50_ms']:8.2f}"
             f" {result['p99_ms']:8.2f} {result['errors']:7d} {result['ratio']:6.3f}"
-            f" {(f'>={target}' if target else ''):>7}"
+            f" {(f'>={target}' if target else ''):>7} {(f'{cpu:.0f}' if cpu else ''):>7}"
         )
     memory = report["memory_mib"]
     lines.append(
