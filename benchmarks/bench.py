@@ -393,6 +393,10 @@ async def add_tasks(
     )
     # Index-only scans need the visibility map that VACUUM writes, as autovacuum would.
     await connection.execute("VACUUM ANALYZE")
+    # The load's dirty pages are written now, not by the checkpointer while a scenario runs
+    # (which needs superuser or pg_checkpoint; without it the scenarios may see that I/O).
+    with suppress(asyncpg.InsufficientPrivilegeError):
+        await connection.execute("CHECKPOINT")
 
 
 # --- the run -------------------------------------------------------------------------------
