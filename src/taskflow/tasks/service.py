@@ -506,8 +506,8 @@ def _user_summary(user: User) -> dict[str, Any]:
 
 @functools.cache
 def _new_task_project(*, admin: bool) -> Select[*tuple[Any, ...]]:
-    """The project a task is created in, as the caller sees it: its name, whether it is
-    archived, and the caller's role; no row when the caller cannot see it."""
+    """The project a task is to be created in, as the caller sees it: whether it is archived
+    and the caller's role; no row when the caller cannot see it."""
     access = projects_service.access_subquery_for(admin=admin)
     return (
         select(Project.is_archived, access.c.role)
@@ -516,19 +516,10 @@ def _new_task_project(*, admin: bool) -> Select[*tuple[Any, ...]]:
     )
 
 
-# The columns a create sets, each from its `_bound` parameter.
-_CREATED_COLUMNS = (
-    "title",
-    "description",
-    "priority",
-    "is_completed",
-    "completed_at",
-    "due_date",
-    "assignee_id",
-    "created_by_id",
-    "version",
-    "created_at",
-    "updated_at",
+# The columns a create sets, each from its `_bound` parameter (the project's id comes from
+# the SELECT that checks it, the task's id from its sequence).
+_CREATED_COLUMNS = tuple(
+    column.name for column in Task.__table__.columns if column.name not in ("id", "project_id")
 )
 _WRITING_ROLES = tuple(role.value for role in ProjectRole if may_write_tasks(role))
 # How often a write is tried again when what refused it had changed by the time its refusal
@@ -730,17 +721,16 @@ async def change_task(
     the change applies to the task as it is: when another change lands between the read and
     the write, it is read and tried again, as it would have waited for a lock.
     """
-    attempt = 1
-    while True:
+    for _ in range(WRITE_ATTEMPTS):
         access = await get_task_for_change(session=session, principal=principal, task_id=task_id)
         try:
             return await update_task(
                 session=session, access=access, changes=changes, if_match=if_match
             )
         except PreconditionFailed:
-            if if_match is not None or attempt == WRITE_ATTEMPTS:
+            if if_match is not None:
                 raise
-        attempt += 1
+    raise PreconditionFailed(projects_service.CHANGED_MEANWHILE)
 
 
 async def update_task(
