@@ -186,6 +186,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # /openapi.json and /docs: off in production unless DOCS_ENABLED=true.
         openapi_url="/openapi.json" if settings.serve_docs else None,
         lifespan=lifespan,
+        generate_unique_id_function=openapi.operation_id,
         # None: FastAPI's defaults, which use the OpenTelemetry providers set in the process.
         telemetry=None if settings.otel_enabled else _NO_TELEMETRY,
     )

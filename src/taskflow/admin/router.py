@@ -28,7 +28,7 @@ class Stats(BaseModel):
     responses=error_responses(401, 403),
     summary="Counts across the whole service (admins)",
 )
-async def stats(
+async def read_stats(
     principal: Annotated[Principal, authorized(Scope.USERS_READ, admin_only=True)],
     session: SessionDep,
 ) -> Stats:

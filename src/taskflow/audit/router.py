@@ -38,7 +38,7 @@ async def _page_of(
     responses=LIST_RESPONSES,
     summary="The security audit log, newest first (admins)",
 )
-async def admin_audit(
+async def list_audit_events(
     request: Request,
     response: Response,
     principal: Annotated[Principal, authorized(Scope.USERS_READ, admin_only=True)],
@@ -66,7 +66,7 @@ async def admin_audit(
     responses=LIST_RESPONSES,
     summary="The caller's own security events, newest first",
 )
-async def my_audit(
+async def list_my_audit_events(
     request: Request,
     response: Response,
     principal: Annotated[Principal, authorized(Scope.USERS_READ)],

@@ -95,7 +95,7 @@ async def login(
     dependencies=[limited_per_ip("login")],
     summary="Log in with an OAuth2 password form (username is the email)",
 )
-async def login_form(
+async def login_with_form(
     form: Annotated[OAuth2PasswordRequestForm, Depends()],
     session: SessionDep,
     hasher: HasherDep,
@@ -110,7 +110,7 @@ async def login_form(
     responses=error_responses(401, 422),
     summary="Spend a refresh token for a new token pair",
 )
-async def refresh(
+async def refresh_tokens(
     body: RefreshRequest, session: SessionDep, settings: SettingsDep
 ) -> TokenResponse:
     pair = await service.rotate_refresh_token(
@@ -157,7 +157,7 @@ async def change_password(
     dependencies=[limited_per_ip("password_reset")],
     summary="Email a password reset link (the answer is the same for unknown emails)",
 )
-async def password_reset(
+async def request_password_reset(
     body: PasswordResetRequest, session: SessionDep, settings: SettingsDep, mailer: MailerDep
 ) -> None:
     await service.request_password_reset(
@@ -171,7 +171,7 @@ async def password_reset(
     responses=error_responses(400, 422),
     summary="Set a new password with an emailed reset token",
 )
-async def password_reset_confirm(
+async def confirm_password_reset(
     body: PasswordResetConfirm, session: SessionDep, hasher: HasherDep
 ) -> None:
     await service.confirm_password_reset(

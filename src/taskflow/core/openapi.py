@@ -3,11 +3,13 @@
 FastAPI documents what a route declares. Some answers come from layers every operation
 shares, so they are added here, once: 429 for any call a rate limit counts, 503 when the
 database is unreachable, 400 and 413 for a request body that cannot be parsed or is too
-large, and the error envelope as the shape of every 422.
+large, and the error envelope as the shape of every 422. Operation ids and enum member
+names are chosen here too, for the clients generated from the document.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from http import HTTPStatus
@@ -72,6 +74,42 @@ def _document_security(app: FastAPI, document: dict[str, Any], security: Securit
         components.setdefault("securitySchemes", {}).update(security.definitions())
 
 
+def operation_id(route: APIRoute) -> str:
+    """The id of a route's operation: its function's name (`list_tasks`), the method name
+    of generated clients. FastAPI's default appends path and method
+    (`list_tasks_api_v1_tasks_get`); FastAPI warns when two routes share an id."""
+    return route.name
+
+
+_NOT_A_NAME = re.compile(r"[^0-9A-Za-z]+")
+
+
+def _enum_member_name(value: str, values: Sequence[str]) -> str:
+    """`-priority` -> PRIORITY_DESC, `priority` -> PRIORITY_ASC beside it, `a:b` -> A_B."""
+    name = _NOT_A_NAME.sub("_", value.removeprefix("-")).strip("_").upper()
+    if value.startswith("-"):
+        return f"{name}_DESC"
+    return f"{name}_ASC" if f"-{value}" in values else name
+
+
+def _name_enum_members(node: Any) -> None:
+    """`x-enum-varnames` for each string enum with a value that is no name (a sort's
+    `-priority`), which client generators would otherwise call VALUE_7."""
+    if isinstance(node, dict):
+        values = node.get("enum")
+        if (
+            isinstance(values, list)
+            and all(isinstance(value, str) for value in values)
+            and any(not value[:1].isalpha() for value in values)
+        ):
+            node["x-enum-varnames"] = [_enum_member_name(value, values) for value in values]
+        for child in node.values():
+            _name_enum_members(child)
+    elif isinstance(node, list):
+        for child in node:
+            _name_enum_members(child)
+
+
 def _error(status: int) -> dict[str, Any]:
     return {
         "description": HTTPStatus(status).phrase,
@@ -120,6 +158,7 @@ def build_openapi(app: FastAPI, security: SecurityDoc | None = None) -> dict[str
             _complete_operation(path, operation)
     schemas = document.setdefault("components", {}).setdefault("schemas", {})
     _drop_null_defaults(schemas)
+    _name_enum_members(document)
     for name in _FASTAPI_VALIDATION_SCHEMAS:
         schemas.pop(name, None)
     return document

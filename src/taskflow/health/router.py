@@ -52,7 +52,7 @@ async def _ping_database(database: Database) -> None:
     responses={503: {"model": HealthReport, "description": "A dependency is failing"}},
     summary="Readiness: the database and Redis answer",
 )
-async def health(request: Request) -> JSONResponse:
+async def check_readiness(request: Request) -> JSONResponse:
     settings: Settings = request.app.state.settings
     timeout = settings.health_check_timeout_seconds
     checks: dict[str, CheckResult] = {
@@ -66,5 +66,5 @@ async def health(request: Request) -> JSONResponse:
 
 
 @router.get("/health/live", response_model=Liveness, summary="Liveness: the process runs")
-async def live() -> Liveness:
+async def check_liveness() -> Liveness:
     return Liveness()

@@ -143,7 +143,9 @@ async def list_tasks(
     responses=error_responses(401, 403, 404, 409, 422),
     summary="Change up to 100 tasks at once, all or nothing",
 )
-async def bulk_update(body: BulkUpdate, principal: Writer, session: SessionDep) -> BulkUpdateResult:
+async def bulk_update_tasks(
+    body: BulkUpdate, principal: Writer, session: SessionDep
+) -> BulkUpdateResult:
     count = await service.bulk_update(
         session=session,
         principal=principal,
