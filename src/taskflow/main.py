@@ -3,18 +3,23 @@
 from __future__ import annotations
 
 import gc
+import importlib.util
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import structlog
-import swagger_ui_bundle
 from fastapi import FastAPI
-from fastapi.openapi.docs import get_swagger_ui_html, get_swagger_ui_oauth2_redirect_html
+from fastapi.openapi.docs import (
+    get_redoc_html,
+    get_swagger_ui_html,
+    get_swagger_ui_oauth2_redirect_html,
+)
 from fastapi.staticfiles import StaticFiles
 from fastapi.telemetry import TelemetryConfig
 from starlette.middleware.gzip import GZipMiddleware
-from starlette.responses import HTMLResponse
+from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse
 
 from taskflow import __version__
 from taskflow.admin.router import router as admin_router
@@ -68,9 +73,24 @@ GZIP_MINIMUM_BYTES = 1000
 log = structlog.get_logger("taskflow")
 
 
-def _swagger_assets_dir() -> Path:
-    vendor = Path(swagger_ui_bundle.swagger_ui_path)
-    return vendor
+# Swagger UI: operation ids shown (what generated clients call them), the last
+# authorization kept across reloads of the page, and the request's duration shown.
+SWAGGER_UI_PARAMETERS: dict[str, Any] = {
+    "displayOperationId": True,
+    "persistAuthorization": True,
+    "displayRequestDuration": True,
+}
+
+
+def docs_assets_dir() -> Path:
+    """The static folder of the installed fastapi-offline: Swagger UI 5 and ReDoc 2.
+
+    Found without importing the package, whose own code (a FastAPI subclass) is not used.
+    """
+    spec = importlib.util.find_spec("fastapi_offline")
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError("fastapi-offline is not installed: /docs needs its static files")
+    return Path(next(iter(spec.submodule_search_locations))) / "static"
 
 
 # The most used first: FastAPI tries the routers in order, each route of each in turn.
@@ -99,25 +119,37 @@ def freeze_startup_objects() -> None:
 
 
 def _mount_docs(app: FastAPI) -> dict[str, str]:
-    """Swagger UI served from the installed swagger-ui-bundle, so /docs works offline.
+    """Swagger UI at /docs and ReDoc at /redoc, from local assets, so both work offline.
 
     The pages are made once; returns the Content-Security-Policy of each page (path ->
     policy), which allows their inline scripts by hash.
     """
-    app.mount(DOCS_ASSETS_PATH, StaticFiles(directory=_swagger_assets_dir()), name="docs-assets")
+    app.mount(DOCS_ASSETS_PATH, StaticFiles(directory=docs_assets_dir()), name="docs-assets")
+    openapi_url = app.openapi_url or "/openapi.json"
     oauth2_redirect_url = "/docs/oauth2-redirect"
+    favicon_url = f"{DOCS_ASSETS_PATH}/favicon.png"
     docs_html = bytes(
         get_swagger_ui_html(
-            openapi_url=app.openapi_url or "/openapi.json",
+            openapi_url=openapi_url,
             title="TaskFlow API",
             swagger_js_url=f"{DOCS_ASSETS_PATH}/swagger-ui-bundle.js",
             swagger_css_url=f"{DOCS_ASSETS_PATH}/swagger-ui.css",
-            swagger_favicon_url=f"{DOCS_ASSETS_PATH}/favicon-32x32.png",
+            swagger_favicon_url=favicon_url,
             oauth2_redirect_url=oauth2_redirect_url,
             init_oauth={"usePkceWithAuthorizationCodeGrant": False},
+            swagger_ui_parameters=SWAGGER_UI_PARAMETERS,
         ).body
     ).decode()
     redirect_html = bytes(get_swagger_ui_oauth2_redirect_html().body).decode()
+    redoc_html = bytes(
+        get_redoc_html(
+            openapi_url=openapi_url,
+            title="TaskFlow API",
+            redoc_js_url=f"{DOCS_ASSETS_PATH}/redoc.standalone.js",
+            redoc_favicon_url=favicon_url,
+            with_google_fonts=False,
+        ).body
+    ).decode()
 
     @app.get("/docs", include_in_schema=False)
     async def swagger_ui() -> HTMLResponse:
@@ -127,10 +159,34 @@ def _mount_docs(app: FastAPI) -> dict[str, str]:
     async def swagger_ui_redirect() -> HTMLResponse:
         return HTMLResponse(redirect_html)
 
+    @app.get("/redoc", include_in_schema=False)
+    async def redoc() -> HTMLResponse:
+        return HTMLResponse(redoc_html)
+
     return {
         "/docs": docs_content_security_policy(docs_html),
         oauth2_redirect_url: docs_content_security_policy(redirect_html),
+        "/redoc": docs_content_security_policy(redoc_html, blob_workers=True),
     }
+
+
+def _mount_root(app: FastAPI, settings: Settings) -> None:
+    """`GET /`: the interactive documentation where it is served, else what this is."""
+    if settings.serve_docs:
+
+        @app.get("/", include_in_schema=False)
+        async def root_to_docs() -> RedirectResponse:
+            return RedirectResponse("/docs", status_code=307)
+
+        return
+    links = {"health": "/health", "liveness": "/health/live"}
+    if settings.metrics_enabled:
+        links["metrics"] = "/metrics"
+    about = {"name": app.title, "version": app.version, "links": links}
+
+    @app.get("/", include_in_schema=False)
+    async def root_about() -> JSONResponse:
+        return JSONResponse(about)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -183,7 +239,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description="Self-hostable task and project management API.",
         docs_url=None,
         redoc_url=None,
-        # /openapi.json and /docs: off in production unless DOCS_ENABLED=true.
+        # /openapi.json, /docs and /redoc: off in production unless DOCS_ENABLED=true.
         openapi_url="/openapi.json" if settings.serve_docs else None,
         lifespan=lifespan,
         generate_unique_id_function=openapi.operation_id,
@@ -199,6 +255,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(router, prefix=API_PREFIX)
         router.served_under(API_PREFIX)
     page_policies = _mount_docs(app) if settings.serve_docs else {}
+    _mount_root(app, settings)
     if settings.metrics_enabled:
         app.add_api_route(
             "/metrics",

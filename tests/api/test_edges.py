@@ -14,6 +14,7 @@ import pytest
 from fastapi import FastAPI
 from httpx import ASGITransport, AsyncClient, Response
 
+from taskflow import __version__
 from taskflow.config import ConfigurationError, load_settings
 from tests.factories import DomainFactory, unique_email
 
@@ -22,7 +23,14 @@ ALLOWED_ORIGIN = "https://app.example.com"
 SMALL_LIMIT = 1024  # the smallest MAX_BODY_BYTES the settings accept
 API_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
 HSTS = "max-age=63072000; includeSubDomains"
-DOCS_PATHS = ["/docs", "/openapi.json", "/docs/assets/swagger-ui.css", "/docs/oauth2-redirect"]
+DOCS_PATHS = [
+    "/docs",
+    "/redoc",
+    "/openapi.json",
+    "/docs/assets/swagger-ui.css",
+    "/docs/assets/redoc.standalone.js",
+    "/docs/oauth2-redirect",
+]
 
 
 def assert_envelope(response: Response, status: int, error: str) -> dict[str, Any]:
@@ -145,9 +153,28 @@ async def test_docs_policy_lets_swagger_ui_run_its_own_scripts_only(client: Asyn
     assert directives["img-src"] == ["'self'", "data:"]
     assert directives["connect-src"] == ["'self'"]
     assert directives["frame-ancestors"] == ["'none'"]
+    assert "worker-src" not in directives
     scripts = re.findall(r'<script src="([^"]+)"', response.text)
     assert scripts
     assert all(src.startswith("/docs/assets/") for src in scripts)
+
+
+async def test_redoc_policy_adds_workers_from_blobs_and_no_inline_script(
+    client: AsyncClient,
+) -> None:
+    response = await client.get("/redoc")
+
+    assert response.status_code == 200
+    directives = csp_directives(response.headers["Content-Security-Policy"])
+    assert directives["default-src"] == ["'none'"]
+    # ReDoc's search index runs in a worker it makes from a blob; the page has no inline script.
+    assert directives["worker-src"] == ["blob:"]
+    assert directives["script-src"] == ["'self'"]
+    assert directives["connect-src"] == ["'self'"]
+    assert directives["frame-ancestors"] == ["'none'"]
+    scripts = re.findall(r'<script src="([^"]+)"', response.text)
+    assert scripts == ["/docs/assets/redoc.standalone.js"]
+    assert "https://" not in response.text
 
 
 async def test_oauth2_redirect_page_policy_allows_its_inline_script(client: AsyncClient) -> None:
@@ -157,11 +184,20 @@ async def test_oauth2_redirect_page_policy_allows_its_inline_script(client: Asyn
     assert directives["script-src"] == ["'self'", inline_script_hash(response.text)]
 
 
-async def test_docs_assets_get_the_api_policy(client: AsyncClient) -> None:
-    response = await client.get("/docs/assets/swagger-ui-bundle.js")
+@pytest.mark.parametrize("asset", ["swagger-ui-bundle.js", "redoc.standalone.js", "favicon.png"])
+async def test_docs_assets_get_the_api_policy(client: AsyncClient, asset: str) -> None:
+    response = await client.get(f"/docs/assets/{asset}")
 
     assert response.status_code == 200
     assert response.headers["Content-Security-Policy"] == API_CSP
+
+
+async def test_docs_show_operation_ids_and_keep_the_authorization(client: AsyncClient) -> None:
+    response = await client.get("/docs")
+
+    # Generated clients name their methods by operation id, so the docs show it.
+    assert '"displayOperationId": true' in response.text
+    assert '"persistAuthorization": true' in response.text
 
 
 # --- request body limit --------------------------------------------------------------------
@@ -394,10 +430,53 @@ async def test_docs_enabled_serves_docs_in_production(client: AsyncClient, path:
 @pytest.mark.settings(environment="development", docs_enabled=False)
 async def test_docs_disabled_turns_docs_off_in_development(client: AsyncClient) -> None:
     docs = await client.get("/docs")
+    redoc = await client.get("/redoc")
     schema = await client.get("/openapi.json")
 
     assert_envelope(docs, 404, "not_found")
+    assert_envelope(redoc, 404, "not_found")
     assert_envelope(schema, 404, "not_found")
+
+
+# --- the root --------------------------------------------------------------------------------
+
+
+async def test_root_redirects_to_the_docs_where_they_are_served(client: AsyncClient) -> None:
+    response = await client.get("/")
+
+    assert response.status_code == 307
+    assert response.headers["Location"] == "/docs"
+    assert response.headers["Content-Security-Policy"] == API_CSP
+
+
+@pytest.mark.settings(environment="production")
+async def test_root_without_docs_names_the_api_its_version_and_links(client: AsyncClient) -> None:
+    response = await client.get("/")
+
+    assert response.status_code == 200
+    assert response.json() == {
+        "name": "TaskFlow",
+        "version": __version__,
+        "links": {"health": "/health", "liveness": "/health/live", "metrics": "/metrics"},
+    }
+    for link in response.json()["links"].values():
+        assert (await client.get(link)).status_code == 200, link
+
+
+@pytest.mark.settings(docs_enabled=False, metrics_enabled=False)
+async def test_root_without_docs_or_metrics_links_only_what_is_served(
+    client: AsyncClient,
+) -> None:
+    response = await client.get("/")
+
+    assert response.status_code == 200
+    assert response.json()["links"] == {"health": "/health", "liveness": "/health/live"}
+
+
+async def test_root_is_not_an_operation_of_the_document(client: AsyncClient) -> None:
+    schema = (await client.get("/openapi.json")).json()
+
+    assert "/" not in schema["paths"]
 
 
 # --- CORS ----------------------------------------------------------------------------------

@@ -89,14 +89,20 @@ async def test_one_json_access_line_per_request_with_the_request_id(
     assert access[0]["duration_ms"] >= 0
 
 
-async def test_docs_render_from_local_assets(sqlite_server: RunningServer) -> None:
+async def test_docs_pages_load_only_local_assets(sqlite_server: RunningServer) -> None:
     async with httpx.AsyncClient(base_url=sqlite_server.base_url, timeout=10) as http:
-        page = await http.get("/docs")
-        assert page.status_code == 200
-        assert "https://" not in page.text and "http://" not in page.text
-        for asset in ("/docs/assets/swagger-ui-bundle.js", "/docs/assets/swagger-ui.css"):
-            loaded = await http.get(asset)
-            assert loaded.status_code == 200, asset
-            assert len(loaded.content) > 10_000
+        assets = {
+            "/docs": ("/docs/assets/swagger-ui-bundle.js", "/docs/assets/swagger-ui.css"),
+            "/redoc": ("/docs/assets/redoc.standalone.js",),
+        }
+        for path, page_assets in assets.items():
+            page = await http.get(path)
+            assert page.status_code == 200, path
+            assert "https://" not in page.text and "http://" not in page.text, path
+            for asset in page_assets:
+                assert asset in page.text, (path, asset)
+                loaded = await http.get(asset)
+                assert loaded.status_code == 200, asset
+                assert len(loaded.content) > 10_000
         schema = (await http.get("/openapi.json")).json()
         assert "/api/v1/auth/login" in schema["paths"]

@@ -202,14 +202,17 @@ def inline_script_hashes(html: str) -> list[str]:
     return [f"'sha256-{base64.b64encode(digest).decode()}'" for digest in digests]
 
 
-def docs_content_security_policy(html: str) -> str:
-    """A CSP for a self-hosted Swagger UI page: scripts from this origin and, by hash, the
-    inline ones of `html` (so no 'unsafe-inline' for scripts); fetches of the schema and
-    "Try it out" calls to this origin only."""
+def docs_content_security_policy(html: str, *, blob_workers: bool = False) -> str:
+    """A CSP for a self-hosted docs page (Swagger UI, ReDoc): scripts from this origin and,
+    by hash, the inline ones of `html` (so no 'unsafe-inline' for scripts); fetches of the
+    schema and "Try it out" calls to this origin only. `blob_workers` lets the page start
+    web workers from code it made itself (ReDoc's search index runs in one)."""
     scripts = " ".join(["'self'", *inline_script_hashes(html)])
+    workers = "worker-src blob:; " if blob_workers else ""
     return (
         "default-src 'none'; "
         f"script-src {scripts}; "
+        f"{workers}"
         # Swagger UI sets style attributes from its scripts, which only 'unsafe-inline' allows.
         "style-src 'self' 'unsafe-inline'; "
         "img-src 'self' data:; "
