@@ -7,11 +7,12 @@ PORT ?= 8000
 WORKERS ?= 1
 PYTEST_ARGS ?=
 
-.PHONY: help install dev run migrate test test-fast lint format typecheck openapi fuzz mutation bench clean
+.PHONY: help install dev run migrate test test-fast browser lint format typecheck openapi fuzz mutation bench clean
 
 help:
 	@echo "make run        install, migrate and serve on http://$(HOST):$(PORT) (SQLite by default)"
 	@echo "make test       install dev tools and run the whole suite with coverage"
+	@echo "make browser    install Debian's chromium for the browser tests, if it is missing"
 	@echo "make lint       ruff check, ruff format --check and mypy --strict"
 	@echo "make format     ruff format and ruff check --fix"
 	@echo "make openapi    write openapi.json from the code (commit it with API changes)"
@@ -45,7 +46,19 @@ test: dev
 	$(BIN)/pytest -n auto --cov --cov-report=term --durations=15 $(PYTEST_ARGS)
 
 test-fast: dev
-	$(BIN)/pytest -n auto -m "not slow and not e2e" $(PYTEST_ARGS)
+	$(BIN)/pytest -n auto -m "not slow and not e2e and not browser" $(PYTEST_ARGS)
+
+# The browser tests (tests/browser) drive Debian's chromium through Playwright, whose own
+# browser downloads are never used; without chromium they are skipped.
+browser:
+	@if [ -x /usr/bin/chromium ]; then \
+		echo "chromium: /usr/bin/chromium"; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; \
+	else \
+		echo "chromium is missing; install it with: sudo apt-get install -y chromium" >&2; \
+		exit 1; \
+	fi
 
 lint: dev
 	$(BIN)/ruff check src tests scripts benchmarks

@@ -18,8 +18,8 @@ from prometheus_client import CollectorRegistry
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.e2e.conftest import RunningServer, _wait_until_live, server_env, taskflow_command
 from tests.support.mailbox import Mailbox, free_port
+from tests.support.server import RunningServer, server_env, taskflow_command, wait_until_live
 
 HEALTH = {"method": "GET", "route": "/health", "status": "200"}
 MAX_REQUESTS = 200  # far more than it takes for both workers to answer some
@@ -51,7 +51,7 @@ def two_workers(tmp_path: Path, smtp: tuple[Mailbox, int], mailbox: Mailbox) -> 
         )
         server = RunningServer(f"http://127.0.0.1:{port}", env, log_path)
         try:
-            _wait_until_live(server, process)
+            wait_until_live(server, process)
             found = re.search(r"gathered in (\S+)", server.log())
             assert found, server.log()
             yield Workers(server, process, Path(found[1]))

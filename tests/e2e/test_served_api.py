@@ -7,8 +7,8 @@ import json
 
 import httpx
 
-from tests.e2e.conftest import RunningServer
 from tests.support.mailbox import Mailbox
+from tests.support.server import RunningServer
 
 
 async def test_account_lifecycle_over_real_http(

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import httpx
 
-from tests.e2e.conftest import migrate, running_server, server_env
 from tests.support.mailbox import Mailbox
+from tests.support.server import migrate, running_server, server_env
 
 LOGIN = "/api/v1/auth/login"
 WRONG = {"email": "nobody@example.com", "password": "wrong-pass-1"}

@@ -14,13 +14,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import (
+from tests.support.mailbox import Mailbox, free_port
+from tests.support.server import (
     RunningServer,
-    _wait_until_live,
     server_env,
     taskflow_command,
+    wait_until_live,
 )
-from tests.support.mailbox import Mailbox, free_port
 
 EXIT_SECONDS = 15
 
@@ -53,7 +53,7 @@ def postgres_server(
         )
         server = RunningServer(f"http://127.0.0.1:{port}", env, log_path)
         try:
-            _wait_until_live(server, process)
+            wait_until_live(server, process)
             yield ServerProcess(server, process, port)
         finally:
             if process.poll() is None:

@@ -16,12 +16,16 @@ REQUIRE_SERVICES = os.environ.get("TASKFLOW_REQUIRE_SERVICES") == "1"
 DEFAULT_TEST_DATABASE = os.environ.get("TASKFLOW_TEST_DATABASE", "postgresql")
 
 
-def unavailable(service: str, reason: object) -> NoReturn:
+def unavailable(
+    service: str,
+    reason: object,
+    remedy: str = "set TEST_DATABASE_URL / TEST_REDIS_URL or start it",
+) -> NoReturn:
     """Skip with a visible reason, or fail when the run requires every service."""
     message = f"{service} is not reachable ({reason})"
     if REQUIRE_SERVICES:
         pytest.fail(f"{message}; TASKFLOW_REQUIRE_SERVICES=1 requires it", pytrace=False)
-    pytest.skip(f"{message}; set TEST_DATABASE_URL / TEST_REDIS_URL or start it")
+    pytest.skip(f"{message}; {remedy}")
 
 
 def worker_number() -> int:
