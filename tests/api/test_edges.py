@@ -192,12 +192,11 @@ async def test_docs_assets_get_the_api_policy(client: AsyncClient, asset: str) -
     assert response.headers["Content-Security-Policy"] == API_CSP
 
 
-async def test_docs_show_operation_ids_and_keep_the_authorization(client: AsyncClient) -> None:
+async def test_docs_show_operation_ids(client: AsyncClient) -> None:
     response = await client.get("/docs")
 
     # Generated clients name their methods by operation id, so the docs show it.
     assert '"displayOperationId": true' in response.text
-    assert '"persistAuthorization": true' in response.text
 
 
 # --- request body limit --------------------------------------------------------------------
