@@ -14,4 +14,4 @@ def test_the_license_file_holds_the_license_pyproject_declares() -> None:
     assert declared == "MIT"
     assert text.startswith("MIT License")
     assert "Copyright (c) 2026 TaskFlow contributors" in text
-    assert "THE SOFTWARE IS PROVIDED \"AS IS\"" in text
+    assert 'THE SOFTWARE IS PROVIDED "AS IS"' in text
