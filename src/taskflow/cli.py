@@ -34,9 +34,9 @@ app = typer.Typer(help="TaskFlow: task and project management API.", no_args_is_
 console = Console(stderr=True, soft_wrap=True)
 
 
-def _settings() -> Settings:
+def _settings(*, secret_key_needed: bool = True) -> Settings:
     try:
-        settings = get_settings()
+        settings = get_settings() if secret_key_needed else load_settings(secret_key_needed=False)
     except ConfigurationError as error:
         console.print(f"[red]taskflow: {error}[/red]", highlight=False)
         raise typer.Exit(code=2) from None
@@ -114,7 +114,8 @@ def migrate(
     ] = None,
 ) -> None:
     """Apply the database migrations (upgrade to head), or downgrade to a revision."""
-    settings = _settings()
+    # Migrations sign nothing: SECRET_KEY may be left out, even in production.
+    settings = _settings(secret_key_needed=False)
     if downgrade:
         db_migrations.downgrade(settings.database_url, downgrade)
         console.print(f"Downgraded to {downgrade}.")

@@ -325,13 +325,26 @@ def test_bad_configuration_exits_2_with_one_line_naming_the_variable(
     assert not database.exists()
 
 
-def test_production_without_secret_key_exits_2_naming_secret_key(
+def test_migrate_in_production_needs_no_secret_key(
     monkeypatch: pytest.MonkeyPatch, database: Path
 ) -> None:
     monkeypatch.setenv("ENVIRONMENT", "production")
     monkeypatch.delenv("SECRET_KEY")
 
     result = run("migrate")
+
+    assert result.exit_code == 0, result.output
+    assert tables(database) >= APP_TABLES
+
+
+@pytest.mark.parametrize("command", [["serve"], ["seed-demo"]], ids=lambda c: c[0])
+def test_production_without_secret_key_exits_2_naming_secret_key(
+    monkeypatch: pytest.MonkeyPatch, database: Path, command: list[str]
+) -> None:
+    monkeypatch.setenv("ENVIRONMENT", "production")
+    monkeypatch.delenv("SECRET_KEY")
+
+    result = run(*command)
 
     assert result.exit_code == 2, result.output
     output = lines(result.output)
