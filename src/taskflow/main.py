@@ -16,7 +16,7 @@ from fastapi.telemetry import TelemetryConfig
 from starlette.middleware.gzip import GZipMiddleware
 from starlette.responses import HTMLResponse
 
-from taskflow import __version__
+from taskflow import __version__, db_migrations
 from taskflow.admin.router import router as admin_router
 from taskflow.api_keys.router import router as api_keys_router
 from taskflow.audit.router import router as audit_router
@@ -136,6 +136,8 @@ def _mount_docs(app: FastAPI) -> dict[str, str]:
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     configure_logging(level=settings.log_level, json_format=settings.log_format == "json")
+    # Read from the migration scripts once; readiness compares the database with it.
+    schema_revisions = db_migrations.schema_revisions()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -145,6 +147,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 detail="SECRET_KEY is not set: a random one is used; tokens end with the process",
             )
         app.state.settings = settings
+        app.state.schema_revisions = schema_revisions
         app.state.database = Database(settings)
         app.state.redis = create_redis(settings)
         guard = (
