@@ -146,6 +146,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 "secret_key_generated",
                 detail="SECRET_KEY is not set: a random one is used; tokens end with the process",
             )
+        if settings.environment == "production" and settings.email_backend == "console":
+            log.warning(
+                "email_backend_console",
+                detail="EMAIL_BACKEND=console in production: password reset and verification "
+                "emails are only written to this log, never sent; set EMAIL_BACKEND=smtp",
+            )
         app.state.settings = settings
         app.state.schema_revisions = schema_revisions
         app.state.database = Database(settings)

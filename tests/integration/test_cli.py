@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
@@ -80,7 +81,9 @@ def lines(output: str) -> list[str]:
 # --- migrate -----------------------------------------------------------------------------
 
 
-def test_migrate_creates_the_schema(database: Path) -> None:
+def test_migrate_creates_the_schema(monkeypatch: pytest.MonkeyPatch, database: Path) -> None:
+    monkeypatch.setenv("LOG_FORMAT", "console")
+
     result = run("migrate")
 
     assert result.exit_code == 0, result.output
@@ -95,12 +98,30 @@ def test_migrate_twice_is_harmless(migrated: Path) -> None:
     assert tables(migrated) == APP_TABLES | {"alembic_version"}
 
 
-def test_migrate_downgrade_base_removes_the_schema(migrated: Path) -> None:
+def test_migrate_downgrade_base_removes_the_schema(
+    monkeypatch: pytest.MonkeyPatch, migrated: Path
+) -> None:
+    monkeypatch.setenv("LOG_FORMAT", "console")
+
     result = run("migrate", "--downgrade", "base")
 
     assert result.exit_code == 0, result.output
     assert "Downgraded to base" in result.output
     assert tables(migrated) <= {"alembic_version"}
+
+
+@pytest.mark.parametrize("command", [["migrate"], ["migrate", "--downgrade", "base"]])
+def test_migrate_with_json_logs_writes_only_json_lines(
+    monkeypatch: pytest.MonkeyPatch, migrated: Path, command: list[str]
+) -> None:
+    monkeypatch.setenv("ENVIRONMENT", "production")
+    monkeypatch.setenv("LOG_LEVEL", "INFO")
+
+    result = run(*command)
+
+    assert result.exit_code == 0, result.output
+    events = [json.loads(line)["event"] for line in lines(result.output)]
+    assert events[-1] == "migrated"
 
 
 # --- create-admin ------------------------------------------------------------------------
