@@ -164,8 +164,11 @@ class Settings(BaseSettings):
     db_pool_timeout_seconds: float = Field(default=5.0, gt=0, le=300)
     db_connect_timeout_seconds: float = Field(default=3.0, gt=0, le=60)
     db_command_timeout_seconds: float = Field(default=30.0, gt=0, le=600)
-    redis_timeout_seconds: float = Field(default=0.05, gt=0, le=30)
+    # Long enough that a busy worker reading a healthy Redis never waits it out.
+    redis_timeout_seconds: float = Field(default=0.25, gt=0, le=30)
     redis_retry_seconds: float = Field(default=1.0, ge=0, le=300)
+    # Timeouts in a row before Redis is marked down; a refused connection marks it at once.
+    redis_failure_threshold: int = Field(default=3, ge=1, le=100)
     health_check_timeout_seconds: float = Field(default=2.0, gt=0, le=30)
 
     cache_ttl_seconds: int = Field(default=60, ge=1, le=24 * 3600)

@@ -157,7 +157,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.database = Database(settings)
         app.state.redis = create_redis(settings)
         guard = (
-            RedisGuard(app.state.redis, retry_seconds=settings.redis_retry_seconds)
+            RedisGuard(
+                app.state.redis,
+                retry_seconds=settings.redis_retry_seconds,
+                failure_threshold=settings.redis_failure_threshold,
+            )
             if app.state.redis is not None
             else None
         )

@@ -60,6 +60,9 @@ def test_defaults_match_the_documented_values() -> None:
     assert settings.log_level == "INFO"
     assert settings.cors_origins == []
     assert settings.password_hash_concurrency == half_the_cores()
+    assert settings.redis_timeout_seconds == 0.25
+    assert settings.redis_retry_seconds == 1
+    assert settings.redis_failure_threshold == 3
 
 
 @pytest.mark.parametrize(("cores", "hashes"), [(None, 1), (1, 1), (2, 1), (3, 1), (8, 4)])
