@@ -246,11 +246,12 @@ def openapi_settings() -> Settings:
 
 @app.command("seed-demo")
 def seed_demo() -> None:
-    """Create demo users, shared projects and tasks to try the API with (skips what exists)."""
+    """Create demo users, shared projects and tasks to try the API with. What exists is
+    skipped, and an existing account is never changed nor given demo data."""
     settings = _settings()
-    for line in asyncio.run(demo.seed(settings)):
+    report = asyncio.run(demo.seed(settings))
+    for line in [*report.lines, *report.summary()]:
         console.print(line, highlight=False)
-    console.print(f"Demo password for every demo user: {demo.DEMO_PASSWORD}")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -309,6 +309,62 @@ def test_seed_demo_is_idempotent(migrated: Path) -> None:
     assert hashes_after == hashes_before
 
 
+def test_seed_demo_never_touches_an_existing_account_with_a_demo_email(migrated: Path) -> None:
+    """A real user who happens to have a demo email keeps the account as it is, is given no
+    demo project, membership or task, and is not told the demo password works for them."""
+    made = run(
+        "create-admin",
+        "--email",
+        "alice@example.com",
+        "--password",
+        "alices-own-pass-1",
+        "--full-name",
+        "Alice Real",
+    )
+    assert made.exit_code == 0, made.output
+    before = users(migrated)["alice@example.com"]
+
+    result = run("seed-demo")
+
+    assert result.exit_code == 0, result.output
+    assert users(migrated)["alice@example.com"] == before
+    with sqlite3.connect(migrated) as connection:
+        (alice_id,) = connection.execute(
+            "SELECT id FROM users WHERE email = 'alice@example.com'"
+        ).fetchone()
+        owned = connection.execute(
+            "SELECT count(*) FROM projects WHERE owner_id = ?", (alice_id,)
+        ).fetchone()[0]
+        memberships = connection.execute(
+            "SELECT count(*) FROM project_members WHERE user_id = ?", (alice_id,)
+        ).fetchone()[0]
+        assigned = connection.execute(
+            "SELECT count(*) FROM tasks WHERE assignee_id = ?", (alice_id,)
+        ).fetchone()[0]
+        projects = {name for (name,) in connection.execute("SELECT name FROM projects")}
+    assert (owned, memberships, assigned) == (0, 0, 0)
+    # Owned by alice in the demo: left out. Owned by bob: made, without alice in it.
+    assert projects == {"Office move"}
+    output = lines(result.output)
+    assert any("alice@example.com" in line and "left as it is" in line for line in output)
+    assert any("Website relaunch" in line and "skipped" in line for line in output)
+    password_lines = [line for line in output if DEMO_PASSWORD in line]
+    assert len(password_lines) == 1
+    assert "alice@example.com" not in password_lines[0]
+    for email in ("admin@example.com", "bob@example.com", "carol@example.com"):
+        assert email in password_lines[0]
+        assert password_hash.verify(DEMO_PASSWORD, str(users(migrated)[email]["password_hash"]))
+
+
+def test_seed_demo_run_again_claims_no_password(migrated: Path) -> None:
+    assert run("seed-demo").exit_code == 0
+
+    again = run("seed-demo")
+
+    assert again.exit_code == 0, again.output
+    assert DEMO_PASSWORD not in again.output
+
+
 # --- bad configuration -------------------------------------------------------------------
 
 
