@@ -64,8 +64,12 @@ def weak_secret_key(key: str) -> str | None:
     """Why this key is too weak for production, or None when it is not."""
     if len(key) < MIN_SECRET_KEY_LENGTH:
         return f"must be at least {MIN_SECRET_KEY_LENGTH} characters"
-    if _PLACEHOLDER_KEY.fullmatch(re.sub(r"[^a-z0-9]", "", key.lower())):
+    words = re.sub(r"[^a-z0-9]", "", key.lower())
+    # Digits alone are judged by their entropy: a long random number is a fine key.
+    if not words.isdigit() and _PLACEHOLDER_KEY.fullmatch(words):
         return "is a placeholder; generate a random key (see the README)"
+    if (key + key).find(key, 1) < len(key):
+        return "repeats a shorter pattern; generate a random key (see the README)"
     if estimated_key_bits(key) < MIN_SECRET_KEY_BITS:
         return (
             f"has too little entropy (under {MIN_SECRET_KEY_BITS} bits); generate a random "

@@ -192,6 +192,10 @@ def test_production_refuses_a_guessable_secret_key_with_one_line(
     assert key not in message
 
 
+def test_a_long_random_number_is_judged_by_its_entropy_not_as_a_placeholder() -> None:
+    assert config.weak_secret_key("7305918264" + "4829103756" + "1640382957" + "9051736248") is None
+
+
 def test_production_accepts_keys_made_as_the_readme_says() -> None:
     for _ in range(200):
         key = secrets.token_urlsafe(48)
