@@ -13,6 +13,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Annotated, Any
 
+import structlog
 import typer
 import uvicorn
 from pydantic import TypeAdapter, ValidationError
@@ -32,16 +33,53 @@ from taskflow.users.schemas import Email, FullName, Password
 
 app = typer.Typer(help="TaskFlow: task and project management API.", no_args_is_help=True)
 console = Console(stderr=True, soft_wrap=True)
+log = structlog.get_logger("taskflow.cli")
 
 
-def _settings() -> Settings:
+def _settings(*, secret_key_needed: bool = True) -> Settings:
     try:
-        settings = get_settings()
+        settings = get_settings() if secret_key_needed else load_settings(secret_key_needed=False)
     except ConfigurationError as error:
         console.print(f"[red]taskflow: {error}[/red]", highlight=False)
         raise typer.Exit(code=2) from None
     configure_logging(level=settings.log_level, json_format=settings.log_format == "json")
     return settings
+
+
+def _say(settings: Settings, text: str, event: str, **fields: object) -> None:
+    """A line for the operator: plain text on a console, a log line where logs are JSON."""
+    if settings.log_format == "json":
+        log.info(event, **fields)
+    else:
+        console.print(text, highlight=False)
+
+
+async def _schema_state(settings: Settings) -> tuple[set[str], bool] | None:
+    """The database's revisions and whether this version can serve them; None when the
+    database does not answer."""
+    database = Database(settings)
+    try:
+        async with database.engine.connect() as connection:
+            stored = await db_migrations.stored_revisions(connection)
+    except Exception as error:
+        log.warning("database_unavailable_at_start", error=type(error).__name__)
+        return None
+    finally:
+        await database.dispose()
+    return stored, db_migrations.schema_revisions().is_current(stored)
+
+
+def _warn_unless_migrated(settings: Settings) -> None:
+    state = asyncio.run(_schema_state(settings))
+    if state is None or state[1]:
+        return
+    log.warning(
+        "migrations_pending",
+        database_revision=sorted(state[0]) or None,
+        expected=sorted(db_migrations.schema_revisions().heads),
+        detail="the database is not at this version's schema: run `taskflow migrate`; "
+        "/health answers 503 until then",
+    )
 
 
 def _validated(kind: Any, value: str, label: str) -> str:
@@ -64,6 +102,8 @@ def serve(
     """Serve the API with uvicorn. SIGTERM stops accepting, finishes the requests in flight
     (for up to GRACEFUL_SHUTDOWN_SECONDS), closes the pools and exits 0."""
     settings = _settings()
+    # Said once, before the workers start: every request would fail on a missing table.
+    _warn_unless_migrated(settings)
     if settings.secret_key_generated:
         # Every worker (and every reload) must sign tokens with the same key.
         os.environ["SECRET_KEY"] = settings.jwt_secret
@@ -83,7 +123,13 @@ def serve(
             # prometheus-client reads the variable when it is imported, which in the
             # workers (fresh processes that inherit this environment) is after this point.
             os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
-            console.print(f"Metrics of the {workers} workers are gathered in {metrics_dir}")
+            _say(
+                settings,
+                f"Metrics of the {workers} workers are gathered in {metrics_dir}",
+                "metrics_shared",
+                workers=workers,
+                directory=metrics_dir,
+            )
         # uvicorn re-raises the SIGTERM it handled once its graceful shutdown is done, which
         # would end the process "killed by SIGTERM"; the work is done by then, so it is
         # ignored and serve returns normally with exit code 0.
@@ -114,13 +160,14 @@ def migrate(
     ] = None,
 ) -> None:
     """Apply the database migrations (upgrade to head), or downgrade to a revision."""
-    settings = _settings()
+    # Migrations sign nothing: SECRET_KEY may be left out, even in production.
+    settings = _settings(secret_key_needed=False)
     if downgrade:
         db_migrations.downgrade(settings.database_url, downgrade)
-        console.print(f"Downgraded to {downgrade}.")
+        _say(settings, f"Downgraded to {downgrade}.", "migrated", revision=downgrade)
     else:
         db_migrations.upgrade(settings.database_url)
-        console.print("Database is at the latest revision.")
+        _say(settings, "Database is at the latest revision.", "migrated", revision="head")
 
 
 async def _create_user(
@@ -199,11 +246,12 @@ def openapi_settings() -> Settings:
 
 @app.command("seed-demo")
 def seed_demo() -> None:
-    """Create demo users, shared projects and tasks to try the API with (skips what exists)."""
+    """Create demo users, shared projects and tasks to try the API with. What exists is
+    skipped, and an existing account is never changed nor given demo data."""
     settings = _settings()
-    for line in asyncio.run(demo.seed(settings)):
+    report = asyncio.run(demo.seed(settings))
+    for line in [*report.lines, *report.summary()]:
         console.print(line, highlight=False)
-    console.print(f"Demo password for every demo user: {demo.DEMO_PASSWORD}")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import ipaddress
+import math
 import os
+import re
 import secrets
+from collections import Counter
+from contextvars import ContextVar
 from functools import lru_cache
 from typing import Annotated, Literal
 
@@ -34,6 +38,44 @@ _DATABASE_SCHEMES = {
 }
 _REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
 MIN_SECRET_KEY_LENGTH = 32
+# Estimated from the key's own characters (Shannon entropy times length): a random key of
+# the README's recipe has over 300 bits, "s" * 32 has none, "changeme" * 4 has 88.
+MIN_SECRET_KEY_BITS = 128
+# Words of sample keys; a key made only of them (and digits) is a placeholder left in place.
+_PLACEHOLDER_WORDS = (
+    "changeme|change|replace|please|your|my|the|this|me|secret|secrets|key|jwt|token|"
+    "signing|super|password|passwd|default|example|sample|test|testing|dev|development|"
+    "prod|production|insecure|unsafe|dummy|fake|placeholder|todo|fixme|taskflow|app|api|"
+    "here|value|string|random|[0-9]"
+)
+_PLACEHOLDER_KEY = re.compile(f"(?:{_PLACEHOLDER_WORDS})+")
+# Off for commands that sign nothing (`taskflow migrate`), so they need no SECRET_KEY.
+_SECRET_KEY_NEEDED: ContextVar[bool] = ContextVar("secret_key_needed", default=True)
+
+
+def estimated_key_bits(key: str) -> float:
+    """Shannon entropy of the key's characters times its length: what the key would hold if
+    its characters were drawn at random with the frequencies they have."""
+    counts = Counter(key).values()
+    return -sum(count * math.log2(count / len(key)) for count in counts)
+
+
+def weak_secret_key(key: str) -> str | None:
+    """Why this key is too weak for production, or None when it is not."""
+    if len(key) < MIN_SECRET_KEY_LENGTH:
+        return f"must be at least {MIN_SECRET_KEY_LENGTH} characters"
+    words = re.sub(r"[^a-z0-9]", "", key.lower())
+    # Digits alone are judged by their entropy: a long random number is a fine key.
+    if not words.isdigit() and _PLACEHOLDER_KEY.fullmatch(words):
+        return "is a placeholder; generate a random key (see the README)"
+    if (key + key).find(key, 1) < len(key):
+        return "repeats a shorter pattern; generate a random key (see the README)"
+    if estimated_key_bits(key) < MIN_SECRET_KEY_BITS:
+        return (
+            f"has too little entropy (under {MIN_SECRET_KEY_BITS} bits); generate a random "
+            "key (see the README)"
+        )
+    return None
 
 
 def half_the_cores() -> int:
@@ -126,8 +168,11 @@ class Settings(BaseSettings):
     db_pool_timeout_seconds: float = Field(default=5.0, gt=0, le=300)
     db_connect_timeout_seconds: float = Field(default=3.0, gt=0, le=60)
     db_command_timeout_seconds: float = Field(default=30.0, gt=0, le=600)
-    redis_timeout_seconds: float = Field(default=0.05, gt=0, le=30)
+    # Long enough that a busy worker reading a healthy Redis never waits it out.
+    redis_timeout_seconds: float = Field(default=0.25, gt=0, le=30)
     redis_retry_seconds: float = Field(default=1.0, ge=0, le=300)
+    # Timeouts in a row before Redis is marked down; a refused connection marks it at once.
+    redis_failure_threshold: int = Field(default=3, ge=1, le=100)
     health_check_timeout_seconds: float = Field(default=2.0, gt=0, le=30)
 
     cache_ttl_seconds: int = Field(default=60, ge=1, le=24 * 3600)
@@ -190,16 +235,14 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _check_combinations(self) -> Settings:
+        checked = self.environment == "production" and _SECRET_KEY_NEEDED.get()
         if self.secret_key is None:
-            if self.environment == "production":
+            if checked:
                 raise ValueError("SECRET_KEY is required when ENVIRONMENT=production")
             self.secret_key = SecretStr(secrets.token_urlsafe(48))
             self.secret_key_generated = True
-        elif (
-            self.environment == "production"
-            and len(self.secret_key.get_secret_value()) < MIN_SECRET_KEY_LENGTH
-        ):
-            raise ValueError(f"SECRET_KEY must be at least {MIN_SECRET_KEY_LENGTH} characters")
+        elif checked and (weakness := weak_secret_key(self.secret_key.get_secret_value())):
+            raise ValueError(f"SECRET_KEY {weakness}")
         if self.email_backend == "smtp" and not self.smtp_host:
             raise ValueError("SMTP_HOST is required when EMAIL_BACKEND=smtp")
         if self.smtp_ssl and self.smtp_starttls:
@@ -240,13 +283,20 @@ def describe_validation_error(error: ValidationError) -> str:
     return "; ".join(lines)
 
 
-def load_settings(**overrides: object) -> Settings:
-    """Build Settings, turning a validation failure into one readable ConfigurationError."""
+def load_settings(*, secret_key_needed: bool = True, **overrides: object) -> Settings:
+    """Build Settings, turning a validation failure into one readable ConfigurationError.
+
+    `secret_key_needed=False` is for commands that sign nothing: production then neither
+    requires nor checks SECRET_KEY (a random one fills the field).
+    """
+    token = _SECRET_KEY_NEEDED.set(secret_key_needed)
     try:
         return Settings(**overrides)  # type: ignore[arg-type]
     except ValidationError as error:
         message = describe_validation_error(error)
         raise ConfigurationError(f"invalid configuration: {message}") from None
+    finally:
+        _SECRET_KEY_NEEDED.reset(token)
 
 
 @lru_cache(maxsize=1)

@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from alembic.script import ScriptDirectory
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
@@ -40,3 +45,42 @@ def upgrade(database_url: str, revision: str = "head") -> None:
 
 def downgrade(database_url: str, revision: str) -> None:
     command.downgrade(alembic_config(database_url), revision)
+
+
+@dataclass(frozen=True, slots=True)
+class SchemaRevisions:
+    """The revisions this version's migrations know: the head, and every one before it."""
+
+    heads: frozenset[str]
+    older: frozenset[str]
+
+    def is_current(self, stored: set[str]) -> bool:
+        """Whether a database at `stored` (its alembic_version rows) can be served.
+
+        A revision this version does not know is newer than it (migrations run before new
+        workers start and only add), so the workers still running the old version serve on.
+        """
+        return bool(stored) and not stored & self.older
+
+
+def schema_revisions() -> SchemaRevisions:
+    """Read from the migration scripts: once per process, at start-up."""
+    script = ScriptDirectory.from_config(alembic_config("sqlite://"))
+    heads = frozenset(script.get_heads())
+    known = {revision.revision for revision in script.walk_revisions()}
+    return SchemaRevisions(heads=heads, older=frozenset(known - heads))
+
+
+async def stored_revisions(connection: AsyncConnection) -> set[str]:
+    """The revisions recorded in the database; empty when it was never migrated.
+
+    Raises what the connection raises when the database itself fails.
+    """
+    try:
+        rows = await connection.execute(text("SELECT version_num FROM alembic_version"))
+    except DBAPIError as error:
+        if error.connection_invalidated:
+            raise
+        # The table is missing: `taskflow migrate` never ran against this database.
+        return set()
+    return {str(version) for (version,) in rows}

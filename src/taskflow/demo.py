@@ -78,6 +78,30 @@ DEMO_PROJECTS = (
 )
 
 
+@dataclass
+class SeedReport:
+    """What a run did, line by line, and which demo accounts it made (only those have the
+    demo password because of it)."""
+
+    lines: list[str] = field(default_factory=list)
+    created_users: list[str] = field(default_factory=list)
+    existing_users: list[str] = field(default_factory=list)
+
+    def summary(self) -> list[str]:
+        if not self.created_users:
+            return [
+                "No demo account was made now; accounts that were already there keep their "
+                "passwords."
+            ]
+        lines = [f"Demo password of {', '.join(self.created_users)}: {DEMO_PASSWORD}"]
+        if self.existing_users:
+            lines.append(
+                f"Already there and left as they are (passwords unchanged): "
+                f"{', '.join(self.existing_users)}"
+            )
+        return lines
+
+
 async def _demo_user(
     session: AsyncSession,
     settings: Settings,
@@ -86,12 +110,14 @@ async def _demo_user(
     email: str,
     full_name: str,
     role: Role,
-    report: list[str],
-) -> User:
-    existing = await session.scalar(select(User).where(User.email == normalise_email(email)))
-    if existing is not None:
-        report.append(f"user     {email:<22} exists")
-        return existing
+    report: SeedReport,
+) -> User | None:
+    """The demo user made now, or None when an account with this email exists: that account
+    is never changed, and the demo data does not use it."""
+    if await users_service.email_exists(session=session, email=normalise_email(email)):
+        report.lines.append(f"user     {email:<22} exists, left as it is")
+        report.existing_users.append(email)
+        return None
     user = await users_service.create_user(
         session=session,
         hasher=hasher,
@@ -103,30 +129,41 @@ async def _demo_user(
         role=role,
         verified=True,
     )
-    report.append(f"user     {email:<22} created ({role.value})")
+    report.lines.append(f"user     {email:<22} created ({role.value})")
+    report.created_users.append(email)
     return user
 
 
-async def _demo_project(
-    session: AsyncSession, spec: DemoProject, users: dict[str, User], report: list[str]
-) -> None:
-    owner = users[spec.owner]
-    exists = await session.scalar(
-        select(Project.id).where(Project.owner_id == owner.id, Project.name == spec.name)
+async def _project_exists(session: AsyncSession, spec: DemoProject) -> bool:
+    owner_id = select(User.id).where(User.email == normalise_email(spec.owner)).scalar_subquery()
+    found = await session.scalar(
+        select(Project.id).where(Project.owner_id == owner_id, Project.name == spec.name)
     )
-    if exists is not None:
-        report.append(f"project  {spec.name:<22} exists")
+    return found is not None
+
+
+async def _demo_project(
+    session: AsyncSession, spec: DemoProject, users: dict[str, User], report: SeedReport
+) -> None:
+    if await _project_exists(session, spec):
+        report.lines.append(f"project  {spec.name:<22} exists")
+        return
+    owner = users.get(spec.owner)
+    if owner is None:
+        report.lines.append(f"project  {spec.name:<22} skipped: its owner {spec.owner} exists")
         return
     principal = Principal(user=owner)
     access = await projects_service.create_project(
         session=session, principal=principal, name=spec.name, description=spec.description
     )
     for email, role in spec.members.items():
-        await projects_service.add_member(
-            session=session, access=access, actor_id=owner.id, email=email, role=role
-        )
+        if email in users:
+            await projects_service.add_member(
+                session=session, access=access, actor_id=owner.id, email=email, role=role
+            )
     now = clock.now()
     for task_spec in spec.tasks:
+        assignee = users.get(task_spec.assignee) if task_spec.assignee else None
         task = await tasks_service.create_task(
             session=session,
             principal=principal,
@@ -137,7 +174,7 @@ async def _demo_project(
             due_date=None
             if task_spec.due_in_days is None
             else now + timedelta(days=task_spec.due_in_days),
-            assignee_id=users[task_spec.assignee].id if task_spec.assignee else None,
+            assignee_id=assignee.id if assignee else None,
         )
         if task_spec.done:
             await tasks_service.change_task(
@@ -147,24 +184,31 @@ async def _demo_project(
                 changes={"is_completed": True},
                 if_match=None,
             )
-    report.append(f"project  {spec.name:<22} created with {len(spec.tasks)} tasks")
+    left_out = sorted(
+        {email for email in spec.members if email not in users}
+        | {task.assignee for task in spec.tasks if task.assignee and task.assignee not in users}
+    )
+    note = f" (without the existing {', '.join(left_out)})" if left_out else ""
+    report.lines.append(f"project  {spec.name:<22} created with {len(spec.tasks)} tasks{note}")
 
 
-async def seed(settings: Settings) -> list[str]:
-    """Create what is missing of the demo data; returns one line per user and project."""
+async def seed(settings: Settings) -> SeedReport:
+    """Create what is missing of the demo data. An existing account is never changed nor
+    given demo projects, memberships or tasks."""
     database = Database(settings)
     background = BackgroundTasks()
     mailer = Mailer(create_email_sender(settings), background)
     hasher = PasswordHasher(settings.password_hash_concurrency)
-    report: list[str] = []
+    report = SeedReport()
     try:
         async with database.sessionmaker() as session:
-            users = {
-                email: await _demo_user(
+            users: dict[str, User] = {}
+            for email, full_name, role in DEMO_USERS:
+                user = await _demo_user(
                     session, settings, mailer, hasher, email, full_name, role, report
                 )
-                for email, full_name, role in DEMO_USERS
-            }
+                if user is not None:
+                    users[email] = user
             for spec in DEMO_PROJECTS:
                 await _demo_project(session, spec, users, report)
             await session.commit()

@@ -21,7 +21,7 @@ from fastapi.telemetry import TelemetryConfig
 from starlette.middleware.gzip import GZipMiddleware
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse
 
-from taskflow import __version__
+from taskflow import __version__, db_migrations
 from taskflow.admin.router import router as admin_router
 from taskflow.api_keys.router import router as api_keys_router
 from taskflow.audit.router import router as audit_router
@@ -187,6 +187,8 @@ def _mount_root(app: FastAPI, settings: Settings) -> None:
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     configure_logging(level=settings.log_level, json_format=settings.log_format == "json")
+    # Read from the migration scripts once; readiness compares the database with it.
+    schema_revisions = db_migrations.schema_revisions()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -195,11 +197,22 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 "secret_key_generated",
                 detail="SECRET_KEY is not set: a random one is used; tokens end with the process",
             )
+        if settings.environment == "production" and settings.email_backend == "console":
+            log.warning(
+                "email_backend_console",
+                detail="EMAIL_BACKEND=console in production: password reset and verification "
+                "emails are only written to this log, never sent; set EMAIL_BACKEND=smtp",
+            )
         app.state.settings = settings
+        app.state.schema_revisions = schema_revisions
         app.state.database = Database(settings)
         app.state.redis = create_redis(settings)
         guard = (
-            RedisGuard(app.state.redis, retry_seconds=settings.redis_retry_seconds)
+            RedisGuard(
+                app.state.redis,
+                retry_seconds=settings.redis_retry_seconds,
+                failure_threshold=settings.redis_failure_threshold,
+            )
             if app.state.redis is not None
             else None
         )

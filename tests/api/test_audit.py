@@ -3,6 +3,7 @@ from where, under which request and when, never a secret; and the admin and pers
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import uuid
@@ -220,6 +221,48 @@ async def test_login_failure_for_an_unknown_email_is_recorded_although_it_answer
     )
     assert [e.event for e in entries] == ["login_failure"]
     assert_no_secrets(entries, "guessed-password-3")
+
+
+@pytest.mark.parametrize(
+    "username",
+    [pytest.param("u" * 100_000, id="100000-characters"), pytest.param("not an email", id="words")],
+)
+async def test_a_form_login_with_a_username_that_is_no_email_stores_no_email_and_stays_small(
+    client: AsyncClient, sessionmaker: Sessions, username: str
+) -> None:
+    request_id = new_request_id()
+
+    response = await client.post(
+        f"{API}/auth/token",
+        data={"username": username, "password": "guessed-password-3"},
+        headers=traced(request_id),
+    )
+
+    assert_error(response, 401, "invalid_credentials")
+    entry = the_one(await stored(sessionmaker), AuditEvent.LOGIN_FAILURE, request_id)
+    assert entry.details == {
+        "reason": "unknown_email",
+        "identifier_sha256": hashlib.sha256(username.encode()).hexdigest()[:16],
+        "identifier_length": len(username),
+    }
+    assert len(as_json(entry)) < 1000
+
+
+async def test_a_form_login_with_a_plausible_but_unknown_email_stores_it(
+    client: AsyncClient, sessionmaker: Sessions
+) -> None:
+    email = unique_email("form")
+    request_id = new_request_id()
+
+    response = await client.post(
+        f"{API}/auth/token",
+        data={"username": email, "password": "guessed-password-3"},
+        headers=traced(request_id),
+    )
+
+    assert_error(response, 401, "invalid_credentials")
+    entry = the_one(await stored(sessionmaker), AuditEvent.LOGIN_FAILURE, request_id)
+    assert entry.details == {"reason": "unknown_email", "email": email}
 
 
 @pytest.mark.parametrize(

@@ -87,6 +87,9 @@ async def register(
     )
 
 
+RESET_ACCEPTED = "If an active account has this email, a reset link was sent to it."
+
+
 async def request_reset(client: AsyncClient, email: str) -> Response:
     return await client.post(f"{AUTH}/password-reset", json={"email": email})
 
@@ -614,6 +617,7 @@ async def test_password_reset_for_unknown_email_is_202_and_sends_nothing(
     response = await request_reset(client, unique_email("ghost"))
 
     assert response.status_code == 202, response.text
+    assert response.json() == {"detail": RESET_ACCEPTED}
     assert mailbox.messages == []
 
 
@@ -636,6 +640,8 @@ async def test_password_reset_emails_a_link_to_a_known_user(
     response = await request_reset(client, user.email.upper())
 
     assert response.status_code == 202
+    # The same body as for an unknown email: the answer does not tell whether one exists.
+    assert response.json() == {"detail": RESET_ACCEPTED}
     message = mailbox.last_to(user.email)
     token = message.link_token("reset-password")
     assert f"{settings.frontend_base}/reset-password?token={token}" in message.body

@@ -364,7 +364,10 @@ async def test_health_without_redis_reports_redis_disabled(client: AsyncClient) 
     response = await client.get("/health")
 
     assert response.status_code == 200, response.text
-    assert response.json() == {"status": "ok", "checks": {"database": "ok", "redis": "disabled"}}
+    assert response.json() == {
+        "status": "ok",
+        "checks": {"database": "ok", "migrations": "ok", "redis": "disabled"},
+    }
 
 
 @pytest.mark.settings(redis_url="from-fixture")
@@ -372,17 +375,23 @@ async def test_health_with_redis_reports_redis_ok(client: AsyncClient) -> None:
     response = await client.get("/health")
 
     assert response.status_code == 200, response.text
-    assert response.json() == {"status": "ok", "checks": {"database": "ok", "redis": "ok"}}
+    assert response.json() == {
+        "status": "ok",
+        "checks": {"database": "ok", "migrations": "ok", "redis": "ok"},
+    }
 
 
 @pytest.mark.settings(redis_url=f"redis://127.0.0.1:{CLOSED_PORT}/0")
-async def test_health_with_unreachable_redis_is_503_naming_redis(client: AsyncClient) -> None:
+async def test_health_with_unreachable_redis_is_200_degraded_naming_redis(
+    client: AsyncClient,
+) -> None:
     response = await client.get("/health")
 
-    assert response.status_code == 503, response.text
+    # Redis is optional: the service runs without it, so a load balancer must keep it.
+    assert response.status_code == 200, response.text
     body = response.json()
-    assert body["checks"] == {"database": "ok", "redis": "error"}
-    assert body["status"] != "ok"
+    assert body["checks"] == {"database": "ok", "migrations": "ok", "redis": "degraded"}
+    assert body["status"] == "degraded"
     assert "X-Request-ID" in response.headers
 
 
@@ -395,7 +404,7 @@ async def test_health_with_unreachable_database_is_503_naming_the_database() -> 
 
     assert response.status_code == 503, response.text
     body = response.json()
-    assert body["checks"] == {"database": "error", "redis": "disabled"}
+    assert body["checks"] == {"database": "error", "migrations": "unknown", "redis": "disabled"}
     assert body["status"] != "ok"
     assert "127.0.0.1" not in response.text
     assert live.status_code == 200

@@ -3,7 +3,7 @@ the requests of every worker."""
 
 from __future__ import annotations
 
-import re
+import json
 import shutil
 import signal
 import subprocess
@@ -52,9 +52,13 @@ def two_workers(tmp_path: Path, smtp: tuple[Mailbox, int], mailbox: Mailbox) -> 
         server = RunningServer(f"http://127.0.0.1:{port}", env, log_path)
         try:
             wait_until_live(server, process)
-            found = re.search(r"gathered in (\S+)", server.log())
-            assert found, server.log()
-            yield Workers(server, process, Path(found[1]))
+            shared = [
+                line["directory"]
+                for line in map(json.loads, server.log().splitlines())
+                if line["event"] == "metrics_shared"
+            ]
+            assert len(shared) == 1, server.log()
+            yield Workers(server, process, Path(shared[0]))
         finally:
             if process.poll() is None:
                 process.kill()

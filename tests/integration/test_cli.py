@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
@@ -80,7 +81,9 @@ def lines(output: str) -> list[str]:
 # --- migrate -----------------------------------------------------------------------------
 
 
-def test_migrate_creates_the_schema(database: Path) -> None:
+def test_migrate_creates_the_schema(monkeypatch: pytest.MonkeyPatch, database: Path) -> None:
+    monkeypatch.setenv("LOG_FORMAT", "console")
+
     result = run("migrate")
 
     assert result.exit_code == 0, result.output
@@ -95,12 +98,30 @@ def test_migrate_twice_is_harmless(migrated: Path) -> None:
     assert tables(migrated) == APP_TABLES | {"alembic_version"}
 
 
-def test_migrate_downgrade_base_removes_the_schema(migrated: Path) -> None:
+def test_migrate_downgrade_base_removes_the_schema(
+    monkeypatch: pytest.MonkeyPatch, migrated: Path
+) -> None:
+    monkeypatch.setenv("LOG_FORMAT", "console")
+
     result = run("migrate", "--downgrade", "base")
 
     assert result.exit_code == 0, result.output
     assert "Downgraded to base" in result.output
     assert tables(migrated) <= {"alembic_version"}
+
+
+@pytest.mark.parametrize("command", [["migrate"], ["migrate", "--downgrade", "base"]])
+def test_migrate_with_json_logs_writes_only_json_lines(
+    monkeypatch: pytest.MonkeyPatch, migrated: Path, command: list[str]
+) -> None:
+    monkeypatch.setenv("ENVIRONMENT", "production")
+    monkeypatch.setenv("LOG_LEVEL", "INFO")
+
+    result = run(*command)
+
+    assert result.exit_code == 0, result.output
+    events = [json.loads(line)["event"] for line in lines(result.output)]
+    assert events[-1] == "migrated"
 
 
 # --- create-admin ------------------------------------------------------------------------
@@ -288,6 +309,62 @@ def test_seed_demo_is_idempotent(migrated: Path) -> None:
     assert hashes_after == hashes_before
 
 
+def test_seed_demo_never_touches_an_existing_account_with_a_demo_email(migrated: Path) -> None:
+    """A real user who happens to have a demo email keeps the account as it is, is given no
+    demo project, membership or task, and is not told the demo password works for them."""
+    made = run(
+        "create-admin",
+        "--email",
+        "alice@example.com",
+        "--password",
+        "alices-own-pass-1",
+        "--full-name",
+        "Alice Real",
+    )
+    assert made.exit_code == 0, made.output
+    before = users(migrated)["alice@example.com"]
+
+    result = run("seed-demo")
+
+    assert result.exit_code == 0, result.output
+    assert users(migrated)["alice@example.com"] == before
+    with sqlite3.connect(migrated) as connection:
+        (alice_id,) = connection.execute(
+            "SELECT id FROM users WHERE email = 'alice@example.com'"
+        ).fetchone()
+        owned = connection.execute(
+            "SELECT count(*) FROM projects WHERE owner_id = ?", (alice_id,)
+        ).fetchone()[0]
+        memberships = connection.execute(
+            "SELECT count(*) FROM project_members WHERE user_id = ?", (alice_id,)
+        ).fetchone()[0]
+        assigned = connection.execute(
+            "SELECT count(*) FROM tasks WHERE assignee_id = ?", (alice_id,)
+        ).fetchone()[0]
+        projects = {name for (name,) in connection.execute("SELECT name FROM projects")}
+    assert (owned, memberships, assigned) == (0, 0, 0)
+    # Owned by alice in the demo: left out. Owned by bob: made, without alice in it.
+    assert projects == {"Office move"}
+    output = lines(result.output)
+    assert any("alice@example.com" in line and "left as it is" in line for line in output)
+    assert any("Website relaunch" in line and "skipped" in line for line in output)
+    password_lines = [line for line in output if DEMO_PASSWORD in line]
+    assert len(password_lines) == 1
+    assert "alice@example.com" not in password_lines[0]
+    for email in ("admin@example.com", "bob@example.com", "carol@example.com"):
+        assert email in password_lines[0]
+        assert password_hash.verify(DEMO_PASSWORD, str(users(migrated)[email]["password_hash"]))
+
+
+def test_seed_demo_run_again_claims_no_password(migrated: Path) -> None:
+    assert run("seed-demo").exit_code == 0
+
+    again = run("seed-demo")
+
+    assert again.exit_code == 0, again.output
+    assert DEMO_PASSWORD not in again.output
+
+
 # --- bad configuration -------------------------------------------------------------------
 
 
@@ -325,13 +402,26 @@ def test_bad_configuration_exits_2_with_one_line_naming_the_variable(
     assert not database.exists()
 
 
-def test_production_without_secret_key_exits_2_naming_secret_key(
+def test_migrate_in_production_needs_no_secret_key(
     monkeypatch: pytest.MonkeyPatch, database: Path
 ) -> None:
     monkeypatch.setenv("ENVIRONMENT", "production")
     monkeypatch.delenv("SECRET_KEY")
 
     result = run("migrate")
+
+    assert result.exit_code == 0, result.output
+    assert tables(database) >= APP_TABLES
+
+
+@pytest.mark.parametrize("command", [["serve"], ["seed-demo"]], ids=lambda c: c[0])
+def test_production_without_secret_key_exits_2_naming_secret_key(
+    monkeypatch: pytest.MonkeyPatch, database: Path, command: list[str]
+) -> None:
+    monkeypatch.setenv("ENVIRONMENT", "production")
+    monkeypatch.delenv("SECRET_KEY")
+
+    result = run(*command)
 
     assert result.exit_code == 2, result.output
     output = lines(result.output)

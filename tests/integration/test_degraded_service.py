@@ -20,6 +20,7 @@ from httpx import ASGITransport, AsyncClient
 from sqlalchemy import make_url, select
 
 from taskflow.config import Settings
+from taskflow.core.metrics import REGISTRY
 from taskflow.main import create_app
 from taskflow.tasks.models import Task
 from tests.factories import DomainFactory
@@ -55,6 +56,11 @@ async def database_proxy(database_url: str) -> AsyncIterator[tuple[TcpProxy, str
     proxied = url.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
     yield proxy, proxied
     await proxy.close()
+
+
+def outages() -> float:
+    """taskflow_redis_outages_total of this process."""
+    return REGISTRY.get_sample_value("taskflow_redis_outages_total") or 0.0
 
 
 def events(caplog: pytest.LogCaptureFixture, name: str) -> list[dict[str, Any]]:
@@ -96,6 +102,52 @@ async def test_with_redis_unreachable_everything_works_and_one_warning_is_logged
     assert [a.status_code for a in answers] == [200, 200, 201, 201, 200, 200]
     assert answers[4].headers["X-Total-Count"] == "1"
     assert len(events(caplog, "redis_unavailable")) == 1
+
+
+async def test_a_refused_connection_marks_redis_down_at_the_first_failure(
+    settings: Settings, make: DomainFactory
+) -> None:
+    owner = await make()
+    before = outages()
+    async with app_client(
+        settings, redis_url="redis://127.0.0.1:1/0", redis_retry_seconds=60
+    ) as client:
+        answer = await client.get("/api/v1/users/me", headers=make.headers(owner))
+        guard = client.app.state.cache.guard  # type: ignore[attr-defined]
+        assert guard.available is False
+    assert answer.status_code == 200
+    assert outages() - before == 1
+
+
+async def test_answers_slower_than_the_old_budget_within_the_timeout_are_no_outage(
+    settings: Settings,
+    make: DomainFactory,
+    redis_proxy: tuple[TcpProxy, str],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A healthy Redis answering a busy worker late (here 100 ms, twice the former 50 ms
+    budget) is used, never marked down."""
+    proxy, redis_url = redis_proxy
+    owner = await make()
+    await make.project(owner)
+    headers = make.headers(owner)
+    caplog.set_level(logging.WARNING, logger="taskflow.redis")
+    defaults = {
+        name: Settings.model_fields[name].default
+        for name in ("redis_timeout_seconds", "redis_retry_seconds", "redis_failure_threshold")
+        if name in Settings.model_fields
+    }
+    before = outages()
+    proxy.answer_delay_seconds = 0.1
+    async with app_client(settings, redis_url=redis_url, **defaults) as client:
+        answers = [await client.get("/api/v1/projects", headers=headers) for _ in range(4)]
+        with statements(client.app) as sql:  # type: ignore[attr-defined]
+            cached = await client.get("/api/v1/projects", headers=headers)
+    assert [a.status_code for a in answers] == [200] * 4
+    assert outages() - before == 0
+    assert events(caplog, "redis_unavailable") == []
+    # Answered from Redis: it was used throughout, not skipped.
+    assert cached.status_code == 200 and sql == []
 
 
 async def test_a_stalled_redis_delays_no_request_beyond_its_timeout(

@@ -12,6 +12,8 @@ from tests.support.mailbox import free_port
 class TcpProxy:
     def __init__(self, target_host: str, target_port: int) -> None:
         self.target = (target_host, target_port)
+        # Held before each answer from the server is passed on: a slow server, not a dead one.
+        self.answer_delay_seconds = 0.0
         self.port = free_port()
         self._server: asyncio.Server | None = None
         self._flowing = asyncio.Event()
@@ -32,15 +34,19 @@ class TcpProxy:
         self._writers |= {client_w, upstream_w}
         await asyncio.gather(
             self._pipe(client_r, upstream_w),
-            self._pipe(upstream_r, client_w),
+            self._pipe(upstream_r, client_w, answers=True),
             return_exceptions=True,
         )
         for writer in (client_w, upstream_w):
             self._writers.discard(writer)
             writer.close()
 
-    async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    async def _pipe(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, *, answers: bool = False
+    ) -> None:
         while data := await reader.read(65536):
+            if answers and self.answer_delay_seconds:
+                await asyncio.sleep(self.answer_delay_seconds)
             await self._flowing.wait()  # paused: hold the bytes, the peer waits
             writer.write(data)
             await writer.drain()

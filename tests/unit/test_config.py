@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from pathlib import Path
 
 import pytest
@@ -15,7 +16,8 @@ from taskflow.config import (
     load_settings,
 )
 
-LONG_SECRET = "s" * MIN_SECRET_KEY_LENGTH
+# Made as the README's production instructions make one.
+LONG_SECRET = secrets.token_urlsafe(48)
 
 
 @pytest.fixture(autouse=True)
@@ -58,6 +60,9 @@ def test_defaults_match_the_documented_values() -> None:
     assert settings.log_level == "INFO"
     assert settings.cors_origins == []
     assert settings.password_hash_concurrency == half_the_cores()
+    assert settings.redis_timeout_seconds == 0.25
+    assert settings.redis_retry_seconds == 1
+    assert settings.redis_failure_threshold == 3
 
 
 @pytest.mark.parametrize(("cores", "hashes"), [(None, 1), (1, 1), (2, 1), (3, 1), (8, 4)])
@@ -163,6 +168,46 @@ def test_production_with_long_secret_key_is_accepted(monkeypatch: pytest.MonkeyP
 
     assert settings.jwt_secret == LONG_SECRET
     assert settings.secret_key_generated is False
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        pytest.param("s" * 32, id="one-character"),
+        pytest.param("ab" * 32, id="two-characters"),
+        pytest.param("0123456789" * 4, id="ten-digits-repeated"),
+        pytest.param("changeme" * 4, id="changeme"),
+        pytest.param("CHANGE-ME-" * 4, id="change-me-upper-case"),
+        pytest.param("your-secret-key-" * 3, id="your-secret-key"),
+        pytest.param("supersecretkey-please-change-me-0001", id="words-and-digits"),
+        pytest.param("taskflow_jwt_signing_secret_key_here", id="taskflow-sample"),
+    ],
+)
+def test_production_refuses_a_guessable_secret_key_with_one_line(
+    monkeypatch: pytest.MonkeyPatch, key: str
+) -> None:
+    message = config_error(monkeypatch, ENVIRONMENT="production", SECRET_KEY=key)
+
+    assert message.startswith("invalid configuration: SECRET_KEY ")
+    assert key not in message
+
+
+def test_a_long_random_number_is_judged_by_its_entropy_not_as_a_placeholder() -> None:
+    assert config.weak_secret_key("7305918264" + "4829103756" + "1640382957" + "9051736248") is None
+
+
+def test_production_accepts_keys_made_as_the_readme_says() -> None:
+    for _ in range(200):
+        key = secrets.token_urlsafe(48)
+        assert config.weak_secret_key(key) is None, key
+    assert config.estimated_key_bits("s" * 64) == 0
+    assert config.estimated_key_bits("ab" * 32) == 64
+
+
+def test_development_accepts_a_weak_secret_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SECRET_KEY", "changeme")
+
+    assert load_settings().jwt_secret == "changeme"
 
 
 def test_development_without_secret_key_generates_a_random_one() -> None:

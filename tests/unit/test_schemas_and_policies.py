@@ -12,6 +12,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from taskflow.api_keys.schemas import ApiKeyCreate
+from taskflow.audit.service import (
+    MAX_DETAIL_CHARS,
+    MAX_DETAIL_ITEMS,
+    plausible_email,
+    stored_details,
+)
 from taskflow.auth.policy import (
     AdminRequired,
     InsufficientScope,
@@ -503,3 +509,44 @@ def test_unauthorized_carries_the_bearer_challenge() -> None:
     assert error.status_code == 401
     assert error.error == "not_authenticated"
     assert error.headers == {"WWW-Authenticate": "Bearer"}
+
+
+# --- audit details ------------------------------------------------------------------------
+
+
+def test_audit_details_bound_every_string_and_list_and_drop_secrets() -> None:
+    details = stored_details(
+        {
+            "name": "n" * 5000,
+            "scopes": ["s" * 300] * 80,
+            "nested": {"k" * 300: "v" * 300},
+            "password": "hunter2-secret",
+            "sent": True,
+        }
+    )
+    assert details == {
+        "name": "n" * MAX_DETAIL_CHARS,
+        "scopes": ["s" * MAX_DETAIL_CHARS] * MAX_DETAIL_ITEMS,
+        "nested": {"k" * MAX_DETAIL_CHARS: "v" * MAX_DETAIL_CHARS},
+        "sent": True,
+    }
+
+
+@pytest.mark.parametrize(
+    ("value", "plausible"),
+    [
+        ("ann@example.com", True),
+        ("a.b+c@mail.example.org", True),
+        ("ann@localhost", False),
+        ("ann", False),
+        ("ann @example.com", False),
+        ("a@b@example.com", False),
+        ("x" * 64 + "@" + "d" * 185 + ".com", True),
+        ("x" * 64 + "@" + "d" * 186 + ".com", False),
+    ],
+)
+def test_only_a_plausible_email_of_at_most_254_characters_is_kept_as_an_email(
+    value: str, plausible: bool
+) -> None:
+    assert plausible_email(value) is plausible
+    assert ("email" in stored_details({"email": value})) is plausible

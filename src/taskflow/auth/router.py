@@ -13,6 +13,7 @@ from taskflow.auth.principal import Principal, Scope
 from taskflow.auth.schemas import (
     ChangePasswordRequest,
     LoginRequest,
+    PasswordResetAccepted,
     PasswordResetConfirm,
     PasswordResetRequest,
     RefreshRequest,
@@ -153,16 +154,18 @@ async def change_password(
 @router.post(
     "/password-reset",
     status_code=status.HTTP_202_ACCEPTED,
+    response_model=PasswordResetAccepted,
     responses=error_responses(422, 429),
     dependencies=[limited_per_ip("password_reset")],
     summary="Email a password reset link (the answer is the same for unknown emails)",
 )
 async def request_password_reset(
     body: PasswordResetRequest, session: SessionDep, settings: SettingsDep, mailer: MailerDep
-) -> None:
+) -> PasswordResetAccepted:
     await service.request_password_reset(
         session=session, settings=settings, mailer=mailer, email=body.email
     )
+    return PasswordResetAccepted()
 
 
 @router.post(

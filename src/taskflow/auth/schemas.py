@@ -34,6 +34,14 @@ class PasswordResetRequest(RequestModel):
     email: Email
 
 
+class PasswordResetAccepted(BaseModel):
+    """The same answer whether or not the email belongs to an account."""
+
+    detail: Literal["If an active account has this email, a reset link was sent to it."] = (
+        "If an active account has this email, a reset link was sent to it."
+    )
+
+
 class PasswordResetConfirm(RequestModel):
     token: OpaqueToken
     new_password: Password

@@ -46,6 +46,11 @@ RATE_LIMITED = Counter(
     ["limit"],
     registry=REGISTRY,
 )
+REDIS_OUTAGES = Counter(
+    "taskflow_redis_outages_total",
+    "Times a worker marked Redis down and served without it",
+    registry=REGISTRY,
+)
 LOGINS = Counter(
     "taskflow_logins_total",
     "Login attempts by outcome",
