@@ -88,15 +88,20 @@ async def test_project_patches_with_one_if_match_have_one_winner(race_server: Ra
     answers = await race(
         race_server.url,
         [
-            patch(f"/api/v1/projects/{project.id}", headers, {"is_archived": i % 2 == 0})
+            patch(
+                f"/api/v1/projects/{project.id}",
+                headers,
+                {"name": f"name {i}", "is_archived": True},
+            )
             for i in range(N)
         ],
     )
 
     counted = assert_statuses(answers, {200, 412})
     assert counted[200] == 1
+    winner = next(answer for answer in answers if answer.status_code == 200)
     final = await race_server.get(f"/api/v1/projects/{project.id}", make.headers(owner))
-    assert version(final) == 2
+    assert (version(final), final.json()["name"]) == (2, winner.json()["name"])
 
 
 async def test_parallel_deletes_of_one_project_delete_it_once(race_server: RaceServer) -> None:

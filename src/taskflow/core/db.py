@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any, ClassVar, TypeVarTuple
@@ -84,11 +85,29 @@ def trigram_index(table: str, column: str) -> Index:
     ).ddl_if(dialect="postgresql")
 
 
-def locked_for_update(query: Select[*Ts], of: Any) -> Select[*Ts]:
-    """Lock the rows of `of` until the transaction ends (SELECT ... FOR UPDATE OF, on
-    PostgreSQL), and refresh objects the session already holds, so a writer that waited
-    for the lock sees the version the previous writer committed."""
-    return query.with_for_update(of=of).execution_options(populate_existing=True)
+class RowLock(enum.Enum):
+    """How a write locks a row it depends on until its transaction ends (PostgreSQL; SQLite
+    serialises writers instead). Stronger locks first; each waits for the ones it conflicts
+    with, so a writer that waited sees the row as the previous writer committed it."""
+
+    # Deletes it or moves what refers to it: waits for every other lock.
+    UPDATE = "update"
+    # Changes it but not its key: rows referring to it may still be written meanwhile.
+    NO_KEY_UPDATE = "no_key_update"
+    # Depends on what it says (its members, for an assignee): no change to it meanwhile.
+    SHARE = "share"
+    # Only needs it to exist (a row that will refer to it): no delete meanwhile.
+    KEY_SHARE = "key_share"
+
+
+def locked(query: Select[*Ts], of: Any, lock: RowLock = RowLock.UPDATE) -> Select[*Ts]:
+    """Lock the rows of `of` (SELECT ... FOR <lock> OF, on PostgreSQL), and refresh objects
+    the session already holds, so they show what the previous writer committed."""
+    return query.with_for_update(
+        of=of,
+        read=lock in (RowLock.SHARE, RowLock.KEY_SHARE),
+        key_share=lock in (RowLock.NO_KEY_UPDATE, RowLock.KEY_SHARE),
+    ).execution_options(populate_existing=True)
 
 
 class TimestampMixin:

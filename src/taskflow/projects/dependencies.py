@@ -8,6 +8,7 @@ from fastapi import Depends, Header, Path
 
 from taskflow.auth.dependencies import get_principal
 from taskflow.auth.principal import Principal
+from taskflow.core.db import RowLock
 from taskflow.core.deps import SessionDep
 from taskflow.core.types import MAX_ID
 from taskflow.projects import service
@@ -35,9 +36,22 @@ async def project_access_for_update(
 ) -> ProjectAccess:
     """As project_access, with the row locked until the request commits (PostgreSQL)."""
     return await service.get_access(
-        session=session, principal=principal, project_id=project_id, for_update=True
+        session=session, principal=principal, project_id=project_id, lock=RowLock.UPDATE
+    )
+
+
+async def project_access_for_members(
+    project_id: ProjectId,
+    principal: Annotated[Principal, Depends(get_principal)],
+    session: SessionDep,
+) -> ProjectAccess:
+    """As project_access, locked against other member changes and a delete of the project
+    until the request commits (PostgreSQL), while its tasks may still be written."""
+    return await service.get_access(
+        session=session, principal=principal, project_id=project_id, lock=RowLock.NO_KEY_UPDATE
     )
 
 
 ReadableProject = Annotated[ProjectAccess, Depends(project_access)]
 LockedProject = Annotated[ProjectAccess, Depends(project_access_for_update)]
+ProjectForMembers = Annotated[ProjectAccess, Depends(project_access_for_members)]

@@ -18,7 +18,13 @@ from taskflow.core.pagination import PAGE_HEADERS_DOC, Page, page_params, set_pa
 from taskflow.core.types import MAX_ID, SearchQuery
 from taskflow.projects import policy, service
 from taskflow.projects import read_cache as read_generations
-from taskflow.projects.dependencies import IfMatch, LockedProject, ProjectId, ReadableProject
+from taskflow.projects.dependencies import (
+    IfMatch,
+    LockedProject,
+    ProjectForMembers,
+    ProjectId,
+    ReadableProject,
+)
 from taskflow.projects.schemas import (
     MemberCreate,
     MemberRead,
@@ -205,7 +211,7 @@ async def list_members(
     summary="Share the project with a user, as editor or viewer (owner or admin)",
 )
 async def add_member(
-    body: MemberCreate, principal: Writer, access: ReadableProject, session: SessionDep
+    body: MemberCreate, principal: Writer, access: ProjectForMembers, session: SessionDep
 ) -> MemberRead:
     policy.ensure_can_manage(access)
     member = await service.add_member(
@@ -232,7 +238,7 @@ async def change_member_role(
     user_id: Annotated[int, Path(ge=1, le=MAX_ID)],
     body: MemberUpdate,
     principal: Writer,
-    access: ReadableProject,
+    access: ProjectForMembers,
     session: SessionDep,
 ) -> MemberRead:
     policy.ensure_can_manage(access)
@@ -255,7 +261,7 @@ async def change_member_role(
 async def remove_member(
     user_id: Annotated[int, Path(ge=1, le=MAX_ID)],
     principal: Writer,
-    access: ReadableProject,
+    access: ProjectForMembers,
     session: SessionDep,
 ) -> None:
     policy.ensure_can_remove_member(access, principal, user_id)

@@ -19,6 +19,7 @@ from sqlalchemy import (
     union_all,
     update,
 )
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload
 from sqlalchemy.orm.exc import StaleDataError
@@ -27,7 +28,7 @@ from taskflow.audit import service as audit
 from taskflow.audit.models import AuditEvent
 from taskflow.auth.principal import Principal
 from taskflow.core.cache import touch
-from taskflow.core.db import BigIntId, locked_for_update
+from taskflow.core.db import BigIntId, RowLock, locked
 from taskflow.core.errors import Conflict, NotFound, PreconditionFailed, UnprocessableEntity
 from taskflow.core.etag import check_if_match
 from taskflow.core.pagination import Page, sort_clauses
@@ -115,18 +116,23 @@ _PROJECT_ID = "project_id"
 
 
 @functools.cache
-def _visible_project_by_id(*, admin: bool, for_update: bool) -> Select[Project, str]:
+def _visible_project_by_id(*, admin: bool, lock: RowLock | None) -> Select[Project, str]:
     """Built and compiled once: every project read and write starts with it."""
     query, _ = _visible_projects_for(admin=admin)
     query = query.where(Project.id == bindparam(_PROJECT_ID, type_=BigIntId))
-    return locked_for_update(query, Project) if for_update else query
+    return query if lock is None else locked(query, Project, lock)
 
 
 async def get_access(
-    *, session: AsyncSession, principal: Principal, project_id: int, for_update: bool = False
+    *,
+    session: AsyncSession,
+    principal: Principal,
+    project_id: int,
+    lock: RowLock | None = None,
 ) -> ProjectAccess:
-    """The project and the caller's role in it; 404 when it does not exist or is not visible."""
-    query = _visible_project_by_id(admin=principal.is_admin, for_update=for_update)
+    """The project and the caller's role in it; 404 when it does not exist or is not visible.
+    With `lock`, the project row stays locked until the transaction ends (PostgreSQL)."""
+    query = _visible_project_by_id(admin=principal.is_admin, lock=lock)
     parameters = {**viewer(principal), _PROJECT_ID: project_id}
     row = (await session.execute(query, parameters)).first()
     if row is None:
@@ -296,7 +302,14 @@ async def add_member(
     member = ProjectMember(project_id=access.project.id, user_id=user.id, role=role.value)
     member.user = user
     session.add(member)
-    await session.flush()
+    try:
+        await session.flush()
+    except IntegrityError as error:
+        # Added meanwhile by a request that did not lock the project (SQLite's deferred
+        # transactions); the request rolls back.
+        if "unique" in str(error.orig).lower():
+            raise AlreadyMember() from None
+        raise
     touch(session, projects=[access.project.id], users=[user.id])
     audit.record(
         session,

@@ -8,6 +8,7 @@ from fastapi import Depends, Path
 
 from taskflow.auth.dependencies import get_principal_from_cache
 from taskflow.auth.principal import Principal
+from taskflow.core.db import RowLock
 from taskflow.core.deps import SessionDep
 from taskflow.core.types import MAX_ID
 from taskflow.tasks import service
@@ -21,9 +22,10 @@ async def task_access_for_update(
     principal: Annotated[Principal, Depends(get_principal_from_cache)],
     session: SessionDep,
 ) -> TaskAccess:
-    """As task_access, with the row locked until the request commits (PostgreSQL)."""
+    """The task, locked until the request commits (PostgreSQL) and read after the lock: a
+    delete or move waits for the write before it and sees where it left the task."""
     return await service.get_task_access(
-        session=session, principal=principal, task_id=task_id, for_update=True
+        session=session, principal=principal, task_id=task_id, lock=RowLock.UPDATE
     )
 
 

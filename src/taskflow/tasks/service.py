@@ -30,7 +30,7 @@ from sqlalchemy.orm import aliased, contains_eager, joinedload
 from taskflow.auth.principal import Principal
 from taskflow.core import clock
 from taskflow.core.cache import touch
-from taskflow.core.db import BigIntId, locked_for_update, statement_connection
+from taskflow.core.db import BigIntId, RowLock, locked, statement_connection
 from taskflow.core.errors import (
     Conflict,
     Forbidden,
@@ -72,6 +72,13 @@ TASK_SORT_COLUMNS = {
 _TASK_ID = "task_id"
 _PROJECT_ID = "project_id"
 _PROJECT_OF_TASK = select(Task.project_id).where(Task.id == bindparam(_TASK_ID, type_=BigIntId))
+# The task row alone, locked (PostgreSQL) before a write reads it: a statement that joins
+# other tables and waits for the lock would recheck the new row against the joined rows it
+# read before (a moved task would vanish from it), so what to write is read after it.
+_LOCK_TASK = {
+    lock: locked(select(Task.id).where(Task.id == bindparam(_TASK_ID, type_=BigIntId)), Task, lock)
+    for lock in (RowLock.UPDATE, RowLock.NO_KEY_UPDATE)
+}
 
 
 class TaskNotFound(NotFound):
@@ -207,10 +214,9 @@ def _visible_tasks(*, admin: bool) -> Select[Task, str]:
 
 
 @functools.cache
-def _visible_task_by_id(*, admin: bool, for_update: bool) -> Select[Task, str]:
+def _visible_task_by_id(*, admin: bool) -> Select[Task, str]:
     """Built and compiled once: the task route's query differs only in its parameters."""
-    query = _visible_tasks(admin=admin).where(Task.id == bindparam(_TASK_ID, type_=BigIntId))
-    return locked_for_update(query, Task) if for_update else query
+    return _visible_tasks(admin=admin).where(Task.id == bindparam(_TASK_ID, type_=BigIntId))
 
 
 # What a task is shown with, read as columns: no ORM objects on the read paths.
@@ -335,9 +341,13 @@ async def project_of_task(*, session: AsyncSession, task_id: int) -> int | None:
 
 
 async def get_task_access(
-    *, session: AsyncSession, principal: Principal, task_id: int, for_update: bool = False
+    *, session: AsyncSession, principal: Principal, task_id: int, lock: RowLock | None = None
 ) -> TaskAccess:
-    query = _visible_task_by_id(admin=principal.is_admin, for_update=for_update)
+    """The task and the caller's role in its project; 404 when the caller cannot see it.
+    With `lock`, the task is locked first and read as the last writer left it."""
+    if lock is not None:
+        await session.execute(_LOCK_TASK[lock], {_TASK_ID: task_id})
+    query = _visible_task_by_id(admin=principal.is_admin)
     parameters = {**projects_service.viewer(principal), _TASK_ID: task_id}
     row = (await session.execute(query, parameters)).first()
     if row is None:
@@ -562,10 +572,13 @@ def _insert_task_if_allowed(*, admin: bool, with_assignee: bool) -> Any:
             assignee.with_only_columns(User.email).scalar_subquery(),
             assignee.with_only_columns(User.full_name).scalar_subquery(),
         ]
-    source = (
+    source = locked(
         select(Project.id, *(_bound(column) for column in _CREATED_COLUMNS))
         .join(access, access.c.project_id == Project.id)
-        .where(*conditions)
+        .where(*conditions),
+        Project,
+        # The project cannot be deleted meanwhile, nor (with an assignee) its members change.
+        RowLock.SHARE if with_assignee else RowLock.KEY_SHARE,
     )
     return (
         insert(Task)
@@ -715,13 +728,20 @@ async def change_task(
     changes: Mapping[str, Any],
     if_match: str | None,
 ) -> dict[str, Any]:
-    """Read the task and apply the changes (update_task), without a transaction.
+    """Read the task and apply the changes (update_task), one change at a time per task.
 
-    With If-Match the client named the version it changes: any other is 412. Without it,
-    the change applies to the task as it is: when another change lands between the read and
-    the write, it is read and tried again, as it would have waited for a lock.
+    On PostgreSQL the task row is locked first, in the request's transaction: a change
+    waits for the one before it and is based on what it left, and If-Match is compared
+    with the version found under the lock, so of racers naming one version exactly one
+    wins. SQLite runs one writer at a time; a change that lost the race between its read
+    and its UPDATE (another write landed) is read and tried again, without If-Match until
+    it lands (each lost try means another change landed, so the writes as a whole progress).
     """
-    for _ in range(WRITE_ATTEMPTS):
+    if session.get_bind().dialect.name == "postgresql":
+        # In the request's transaction (begun here if none is), which the statements
+        # below then join; the lock is held until it commits.
+        await session.execute(_LOCK_TASK[RowLock.NO_KEY_UPDATE], {_TASK_ID: task_id})
+    while True:
         access = await get_task_for_change(session=session, principal=principal, task_id=task_id)
         try:
             return await update_task(
@@ -730,7 +750,6 @@ async def change_task(
         except PreconditionFailed:
             if if_match is not None:
                 raise
-    raise PreconditionFailed(projects_service.CHANGED_MEANWHILE)
 
 
 async def update_task(
@@ -784,6 +803,19 @@ async def delete_task(*, session: AsyncSession, access: TaskAccess, if_match: st
     touch(session, projects=[access.task.project_id])
 
 
+# Before a bulk update reads its tasks (PostgreSQL): their projects against deletes and member
+# changes, and the tasks against other writes, in one order every writer follows (projects,
+# then tasks, each by id: the order of the rows locked), so writers cannot deadlock.
+_LOCK_BULK = (
+    select(Task.id)
+    .join(Project, Project.id == Task.project_id)
+    .where(Task.id.in_(bindparam("ids", expanding=True)))
+    .order_by(Project.id, Task.id)
+    # Two lock strengths in one statement, which with_for_update cannot express.
+    .suffix_with("FOR NO KEY UPDATE OF tasks FOR SHARE OF projects", dialect="postgresql")
+)
+
+
 def _ids(ids: Collection[int]) -> str:
     return ", ".join(str(task_id) for task_id in sorted(ids))
 
@@ -797,6 +829,7 @@ async def bulk_update(
 ) -> int:
     """Change many tasks in one transaction, all or nothing, in a fixed number of queries."""
     ids = sorted(set(task_ids))
+    await session.execute(_LOCK_BULK, {"ids": ids})
     access = projects_service.access_subquery(principal)
     rows = (
         await session.execute(
@@ -877,8 +910,9 @@ async def move_task(
     task = access.task
     if project_id == task.project_id:
         return task
+    # Locked until the move commits: not deleted, nor its members changed, meanwhile.
     target = await projects_service.get_access(
-        session=session, principal=principal, project_id=project_id
+        session=session, principal=principal, project_id=project_id, lock=RowLock.SHARE
     )
     ensure_can_write_tasks(target)
     if task.assignee_id is not None and not await projects_service.is_participant(
