@@ -187,6 +187,10 @@ def create_engine(settings: Settings) -> AsyncEngine:
     return engine
 
 
+# Each statement commits on its own: no BEGIN and COMMIT around it.
+AUTOCOMMIT = "AUTOCOMMIT"
+
+
 class Database:
     """The engine and the session factory the app shares; made in the lifespan."""
 
@@ -196,7 +200,7 @@ class Database:
         # For requests that only read: each statement on its own, with no BEGIN and COMMIT
         # round trips around it. Same pool; the connection's mode is set at checkout.
         self.read_sessionmaker = async_sessionmaker(
-            self.engine.execution_options(isolation_level="AUTOCOMMIT"), expire_on_commit=False
+            self.engine.execution_options(isolation_level=AUTOCOMMIT), expire_on_commit=False
         )
 
     async def dispose(self) -> None:
@@ -277,6 +281,9 @@ async def request_session(request: Request) -> AsyncSession:
     return session
 
 
+_STATEMENT_BY_STATEMENT = "taskflow.statement_by_statement"
+
+
 async def statement_connection(session: AsyncSession) -> AsyncConnection:
     """The connection for work whose one write is a single statement (a task created or
     changed): each statement commits on its own, with no BEGIN and COMMIT round trips.
@@ -289,7 +296,17 @@ async def statement_connection(session: AsyncSession) -> AsyncConnection:
     """
     if session.in_transaction():
         return await session.connection()
-    return await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+    session.info[_STATEMENT_BY_STATEMENT] = True
+    return await session.connection(execution_options={"isolation_level": AUTOCOMMIT})
+
+
+async def begin_transaction(session: AsyncSession) -> None:
+    """Run the session's next statements in a transaction, which the request's unit of work
+    commits: one working statement by statement (statement_connection) ends that first (what
+    its statements wrote has committed already)."""
+    if session.info.pop(_STATEMENT_BY_STATEMENT, False):
+        await session.commit()
+    await session.connection()
 
 
 async def end_request_session(request: Request, error: BaseException | None) -> None:

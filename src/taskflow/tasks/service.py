@@ -30,7 +30,13 @@ from sqlalchemy.orm import aliased, contains_eager, joinedload
 from taskflow.auth.principal import Principal
 from taskflow.core import clock
 from taskflow.core.cache import touch
-from taskflow.core.db import BigIntId, RowLock, locked, statement_connection
+from taskflow.core.db import (
+    BigIntId,
+    RowLock,
+    begin_transaction,
+    locked,
+    statement_connection,
+)
 from taskflow.core.errors import (
     Conflict,
     Forbidden,
@@ -720,6 +726,13 @@ def _update_task_statement(columns: tuple[str, ...]) -> Any:
     )
 
 
+class TaskChangedMeanwhile(PreconditionFailed):
+    """The task changed between the read a change was based on and its UPDATE."""
+
+    def __init__(self) -> None:
+        super().__init__(projects_service.CHANGED_MEANWHILE)
+
+
 async def change_task(
     *,
     session: AsyncSession,
@@ -728,28 +741,26 @@ async def change_task(
     changes: Mapping[str, Any],
     if_match: str | None,
 ) -> dict[str, Any]:
-    """Read the task and apply the changes (update_task), one change at a time per task.
+    """Read the task and apply the changes (update_task); every change lands unless If-Match
+    names another version.
 
-    On PostgreSQL the task row is locked first, in the request's transaction: a change
-    waits for the one before it and is based on what it left, and If-Match is compared
-    with the version found under the lock, so of racers naming one version exactly one
-    wins. SQLite runs one writer at a time; a change that lost the race between its read
-    and its UPDATE (another write landed) is read and tried again, without If-Match until
-    it lands (each lost try means another change landed, so the writes as a whole progress).
+    First without a lock or transaction (the UPDATE matches the version read). If another
+    change landed in between, on PostgreSQL the task row is then locked in a transaction and
+    read again: the change waits for the ones before it, and If-Match is compared with the
+    version found under the lock, so of racers naming one version exactly one wins. SQLite
+    runs one writer at a time: the change is read and tried again until it lands (each miss
+    means another change landed, so the writes as a whole progress).
     """
-    if session.get_bind().dialect.name == "postgresql":
-        # In the request's transaction (begun here if none is), which the statements
-        # below then join; the lock is held until it commits.
-        await session.execute(_LOCK_TASK[RowLock.NO_KEY_UPDATE], {_TASK_ID: task_id})
     while True:
         access = await get_task_for_change(session=session, principal=principal, task_id=task_id)
         try:
             return await update_task(
                 session=session, access=access, changes=changes, if_match=if_match
             )
-        except PreconditionFailed:
-            if if_match is not None:
-                raise
+        except TaskChangedMeanwhile:
+            if session.get_bind().dialect.name == "postgresql":
+                await begin_transaction(session)  # the lock lasts until the request commits
+                await session.execute(_LOCK_TASK[RowLock.NO_KEY_UPDATE], {_TASK_ID: task_id})
 
 
 async def update_task(
@@ -780,7 +791,7 @@ async def update_task(
     connection = await statement_connection(session)
     result = await connection.execute(_update_task_statement(columns), parameters)
     if result.rowcount != 1:  # changed or deleted since it was read
-        raise PreconditionFailed(projects_service.CHANGED_MEANWHILE)
+        raise TaskChangedMeanwhile()
     touch(session, projects=[task["project"]["id"]])
     values.pop("assignee_id", None)
     return {**task, **values, **shown, "version": task["version"] + 1}
