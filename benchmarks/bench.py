@@ -434,6 +434,26 @@ def taskflow_env(database_url: str, redis_url: str, prefix: str, **extra: str) -
     }
 
 
+OUTAGES_COUNTER = "taskflow_redis_outages_total"
+
+
+def redis_outages(base: str) -> float | None:
+    """The sum of the server's counter of Redis outages over its labels, from /metrics;
+    None when the server does not export it."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    response = httpx.get(f"{base}/metrics", timeout=30)
+    if response.status_code != 200:
+        return None
+    samples = [
+        sample.value
+        for family in text_string_to_metric_families(response.text)
+        for sample in family.samples
+        if sample.name == OUTAGES_COUNTER
+    ]
+    return sum(samples) if samples else None
+
+
 def login(base: str, email: str) -> str:
     response = httpx.post(
         f"{base}/api/v1/auth/login", json={"email": email, "password": PASSWORD}, timeout=30
@@ -482,6 +502,7 @@ def run(options: argparse.Namespace) -> dict[str, Any]:
     logs = Path(tempfile.mkdtemp(prefix="taskflow-bench-"))
     results: list[Result] = []
     memory: dict[str, float] = {}
+    outages: dict[str, float | None] = {}
 
     async def admin(sql: str) -> None:
         connection = await asyncpg.connect(admin_dsn)
@@ -598,7 +619,23 @@ def run(options: argparse.Namespace) -> dict[str, Any]:
                     pid=cold_pid,
                 ),
             ]
+            # Every connection changes the same task: each PATCH waits for the one before it
+            # (a row lock), and none may be refused.
+            hot = measure(
+                "PATCH /tasks/{id}, one hot row",
+                f"{base['cold']}/api/v1/tasks/{task_id}",
+                lua_script(
+                    method="PATCH",
+                    token=token,
+                    bodies=[json.dumps({"priority": p}) for p in range(1, 6)],
+                ),
+                options,
+                pid=cold_pid,
+            )
+            results.append(hot)
             results += login_burst(base["cold"], token, seeded, options, pid=cold_pid)
+            outages["warm"] = redis_outages(base["warm"])
+            outages["cold"] = redis_outages(base["cold"])
             print(f"list at {seeded.tasks} tasks (cache off)", flush=True)
             small = list_scenarios(
                 base["cold"], token, options, f"{seeded.tasks} tasks", pid=cold_pid
@@ -613,6 +650,7 @@ def run(options: argparse.Namespace) -> dict[str, Any]:
                 base["cold"], token, options, f"{options.large_tasks} tasks", pid=cold_pid
             )
             results += large
+            outages["cold, 1M tasks"] = redis_outages(base["cold"])
 
         print("memory of a fresh worker", flush=True)
         with taskflow("fresh") as pid:
@@ -645,6 +683,7 @@ def run(options: argparse.Namespace) -> dict[str, Any]:
         },
         "results": [asdict(result) for result in results],
         "memory_mib": memory,
+        "redis_outages": outages,
         "targets": TARGETS,
     }
 
@@ -783,6 +822,14 @@ def table(report: dict[str, Any]) -> str:
             f" {result['p99_ms']:8.2f} {result['errors']:7d} {result['ratio']:6.3f}"
             f" {(f'>={target}' if target else ''):>7} {(f'{cpu:.0f}' if cpu else ''):>7}"
         )
+    outages = report.get("redis_outages", {})
+    lines.append(
+        "Redis outages counted by the servers: "
+        + ", ".join(
+            f"{server} {'n/a' if count is None else f'{count:.0f}'}"
+            for server, count in outages.items()
+        )
+    )
     memory = report["memory_mib"]
     lines.append(
         f"worker RSS: {memory['after_10k']:.1f} MiB after 10k requests,"
