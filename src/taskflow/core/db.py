@@ -26,7 +26,7 @@ from starlette.requests import Request
 
 from taskflow.config import Settings
 from taskflow.core import clock
-from taskflow.core.errors import AppError, ServiceUnavailable
+from taskflow.core.errors import AppError, Conflict, ServiceUnavailable
 from taskflow.core.metrics import DB_POOL_IN_USE
 
 log = structlog.get_logger("taskflow.db")
@@ -331,6 +331,24 @@ async def end_request_session(request: Request, error: BaseException | None) -> 
             await _rollback_quietly(session)
         if isinstance(error, Exception) and is_database_unavailable(error):
             raise DatabaseUnavailable() from error
+        if isinstance(error, Exception) and is_write_conflict(error):
+            raise WriteConflict() from error
+
+
+class WriteConflict(Conflict):
+    detail = "Another request changed the same data at the same moment; nothing was changed"
+
+
+# PostgreSQL's deadlock_detected and serialization_failure: the transaction was rolled back,
+# and the same request sent again can succeed.
+_WRITE_CONFLICT_STATES = frozenset({"40P01", "40001"})
+
+
+def is_write_conflict(error: BaseException) -> bool:
+    """A write refused because of another one at the same moment, not because it is wrong."""
+    return isinstance(error, DBAPIError) and (
+        getattr(error.orig, "sqlstate", None) in _WRITE_CONFLICT_STATES
+    )
 
 
 class DatabaseUnavailable(ServiceUnavailable):
@@ -363,4 +381,6 @@ async def _commit_or_unavailable(session: AsyncSession) -> None:
     except Exception as error:
         if is_database_unavailable(error):
             raise DatabaseUnavailable() from error
+        if is_write_conflict(error):
+            raise WriteConflict() from error
         raise
