@@ -814,16 +814,14 @@ async def delete_task(*, session: AsyncSession, access: TaskAccess, if_match: st
     touch(session, projects=[access.task.project_id])
 
 
-# Before a bulk update reads its tasks (PostgreSQL): their projects against deletes and member
-# changes, and the tasks against other writes, in one order every writer follows (projects,
-# then tasks, each by id: the order of the rows locked), so writers cannot deadlock.
-_LOCK_BULK = (
-    select(Task.id)
-    .join(Project, Project.id == Task.project_id)
-    .where(Task.id.in_(bindparam("ids", expanding=True)))
-    .order_by(Project.id, Task.id)
-    # Two lock strengths in one statement, which with_for_update cannot express.
-    .suffix_with("FOR NO KEY UPDATE OF tasks FOR SHARE OF projects", dialect="postgresql")
+# Before a bulk update reads its tasks (PostgreSQL): the tasks, against other writes, in id
+# order, so two bulk updates cannot deadlock. Their projects are not locked: a project
+# delete or a member removal holds the project and then waits for its tasks, so a bulk
+# update holding tasks and waiting for the project would deadlock with it.
+_LOCK_BULK = locked(
+    select(Task.id).where(Task.id.in_(bindparam("ids", expanding=True))).order_by(Task.id),
+    Task,
+    RowLock.NO_KEY_UPDATE,
 )
 
 
@@ -840,7 +838,8 @@ async def bulk_update(
 ) -> int:
     """Change many tasks in one transaction, all or nothing, in a fixed number of queries."""
     ids = sorted(set(task_ids))
-    await session.execute(_LOCK_BULK, {"ids": ids})
+    if session.get_bind().dialect.name == "postgresql":
+        await session.execute(_LOCK_BULK, {"ids": ids})
     access = projects_service.access_subquery(principal)
     rows = (
         await session.execute(
