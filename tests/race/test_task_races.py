@@ -142,15 +142,19 @@ async def test_delete_racing_moves_deletes_the_task(race_server: RaceServer) -> 
     headers = make.headers(owner)
     moves = [
         post(f"/api/v1/tasks/{task.id}/move", headers, {"project_id": to})
-        for to in [second.id, first.id] * 6
+        for to in [second.id, first.id] * 8
     ]
+    rounds = 3
     answers = await race(
-        race_server.url, [*moves[:6], delete(f"/api/v1/tasks/{task.id}", headers), *moves[6:]]
+        race_server.url,
+        [*moves[:8], delete(f"/api/v1/tasks/{task.id}", headers), *moves[8:]],
+        repeat=rounds,
     )
 
-    deleted = answers[6]
-    assert deleted.status_code == 204, deleted.text
-    assert_statuses(answers[:6] + answers[7:], {200, 404})
+    # The delete's connection sent it first: the task was there to delete.
+    deletes = answers[8 * rounds : 9 * rounds]
+    assert [answer.status_code for answer in deletes] == [204] + [404] * (rounds - 1)
+    assert_statuses(answers[: 8 * rounds] + answers[9 * rounds :], {200, 404})
     assert (await race_server.get(f"/api/v1/tasks/{task.id}", headers)).status_code == 404
 
 
@@ -180,6 +184,32 @@ async def test_moves_racing_the_target_projects_delete(race_server: RaceServer) 
             assert found.json()["project"]["id"] == source.id
 
 
+async def test_moves_racing_the_source_projects_delete(race_server: RaceServer) -> None:
+    make = race_server.make
+    owner = await make()
+    source, target = await make.project(owner), await make.project(owner)
+    tasks = [await make.task(source) for _ in range(8)]
+    headers = make.headers(owner)
+    senders = [
+        post(f"/api/v1/tasks/{task.id}/move", headers, {"project_id": target.id}) for task in tasks
+    ]
+    answers = await race(
+        race_server.url,
+        [*senders[:4], delete(f"/api/v1/projects/{source.id}", headers), *senders[4:]],
+    )
+
+    assert answers[4].status_code == 204, answers[4].text
+    moves = answers[:4] + answers[5:]
+    assert_statuses(moves, {200, 404})
+    # A move that landed took the task out before the delete; the others went with it.
+    for task, answer in zip(tasks, moves, strict=True):
+        found = await race_server.get(f"/api/v1/tasks/{task.id}", headers)
+        if answer.status_code == 200:
+            assert found.json()["project"]["id"] == target.id
+        else:
+            assert found.status_code == 404
+
+
 async def test_creates_racing_the_projects_delete(race_server: RaceServer) -> None:
     make = race_server.make
     owner = await make()
@@ -187,16 +217,21 @@ async def test_creates_racing_the_projects_delete(race_server: RaceServer) -> No
     headers = make.headers(owner)
     creates = [
         post("/api/v1/tasks", headers, {"title": f"task {i}", "project_id": project.id})
-        for i in range(12)
+        for i in range(16)
     ]
+    rounds = 3
     answers = await race(
         race_server.url,
-        [*creates[:6], delete(f"/api/v1/projects/{project.id}", headers), *creates[6:]],
+        [*creates[:8], delete(f"/api/v1/projects/{project.id}", headers), *creates[8:]],
+        repeat=rounds,
     )
 
-    assert answers[6].status_code == 204, answers[6].text
-    assert_statuses(answers[:6] + answers[7:], {201, 404})
-    for answer in answers:
+    deletes = answers[8 * rounds : 9 * rounds]
+    assert [answer.status_code for answer in deletes] == [204] + [404] * (rounds - 1)
+    created = answers[: 8 * rounds] + answers[9 * rounds :]
+    assert_statuses(created, {201, 404})
+    # A create that landed came before the delete, which took the task with its project.
+    for answer in created:
         if answer.status_code == 201:
             found = await race_server.get(f"/api/v1/tasks/{answer.json()['id']}", headers)
             assert found.status_code == 404
