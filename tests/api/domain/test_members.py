@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -263,6 +264,30 @@ async def test_adding_the_owner_answers_409_already_member(
 
     assert_error(response, 409, "already_member")
     assert await stored_roles(sessionmaker, project) == {}
+
+
+async def test_the_same_member_added_concurrently_is_added_once_and_then_409(
+    client: AsyncClient, make: DomainFactory, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    # On PostgreSQL the adds wait for each other's lock on the project; on SQLite the
+    # second INSERT meets the first one's row in the unique index.
+    owner, user = await make(), await make()
+    project = await make.project(owner)
+    body = {"email": user.email, "role": "editor"}
+
+    responses = await asyncio.gather(
+        *(
+            client.post(members_url(project), json=body, headers=make.headers(owner))
+            for _ in range(6)
+        )
+    )
+
+    statuses = sorted(response.status_code for response in responses)
+    assert statuses == [201] + [409] * 5, [response.text for response in responses]
+    for response in responses:
+        if response.status_code == 409:
+            assert_error(response, 409, "already_member")
+    assert await stored_roles(sessionmaker, project) == {user.id: "editor"}
 
 
 async def test_adding_an_existing_member_answers_409_and_keeps_its_role(
