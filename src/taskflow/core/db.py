@@ -300,6 +300,18 @@ async def statement_connection(session: AsyncSession) -> AsyncConnection:
     return await session.connection(execution_options={"isolation_level": AUTOCOMMIT})
 
 
+async def lock_rows(session: AsyncSession, query: Any, parameters: dict[str, Any]) -> Any:
+    """Run a query that locks the rows it reads (see `locked`) and return its result. SQLite
+    has no row locks: the transaction takes the database's write lock first (BEGIN
+    IMMEDIATE), so what it then reads stays as it is until it commits."""
+    connection = await session.connection()
+    if connection.dialect.name == "sqlite":
+        driver = (await connection.get_raw_connection()).driver_connection
+        if driver is not None and not driver.in_transaction:
+            await connection.exec_driver_sql("BEGIN IMMEDIATE")
+    return await session.execute(query, parameters)
+
+
 async def begin_transaction(session: AsyncSession) -> None:
     """Run the session's next statements in a transaction, which the request's unit of work
     commits: one working statement by statement (statement_connection) ends that first (what

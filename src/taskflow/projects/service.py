@@ -28,7 +28,7 @@ from taskflow.audit import service as audit
 from taskflow.audit.models import AuditEvent
 from taskflow.auth.principal import Principal
 from taskflow.core.cache import touch
-from taskflow.core.db import BigIntId, RowLock, locked
+from taskflow.core.db import BigIntId, RowLock, lock_rows, locked
 from taskflow.core.errors import Conflict, NotFound, PreconditionFailed, UnprocessableEntity
 from taskflow.core.etag import check_if_match
 from taskflow.core.pagination import Page, sort_clauses
@@ -134,7 +134,10 @@ async def get_access(
     With `lock`, the project row stays locked until the transaction ends (PostgreSQL)."""
     query = _visible_project_by_id(admin=principal.is_admin, lock=lock)
     parameters = {**viewer(principal), _PROJECT_ID: project_id}
-    row = (await session.execute(query, parameters)).first()
+    if lock is None:
+        row = (await session.execute(query, parameters)).first()
+    else:
+        row = (await lock_rows(session, query, parameters)).first()
     if row is None:
         raise ProjectNotFound()
     project, role = row

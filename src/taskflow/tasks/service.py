@@ -34,6 +34,7 @@ from taskflow.core.db import (
     BigIntId,
     RowLock,
     begin_transaction,
+    lock_rows,
     locked,
     statement_connection,
 )
@@ -352,7 +353,7 @@ async def get_task_access(
     """The task and the caller's role in its project; 404 when the caller cannot see it.
     With `lock`, the task is locked first and read as the last writer left it."""
     if lock is not None:
-        await session.execute(_LOCK_TASK[lock], {_TASK_ID: task_id})
+        await lock_rows(session, _LOCK_TASK[lock], {_TASK_ID: task_id})
     query = _visible_task_by_id(admin=principal.is_admin)
     parameters = {**projects_service.viewer(principal), _TASK_ID: task_id}
     row = (await session.execute(query, parameters)).first()

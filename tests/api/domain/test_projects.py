@@ -1019,6 +1019,31 @@ async def test_two_concurrent_patches_with_the_same_etag_let_exactly_one_win(
     assert stored.version == 2
 
 
+async def test_concurrent_patches_without_if_match_all_land_one_after_another(
+    client: AsyncClient, make: DomainFactory, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    # PostgreSQL: each waits for the project's row lock; SQLite: for the database's.
+    owner = await make()
+    project = await make.project(owner)
+    url = f"{PROJECTS}/{project.id}"
+    changes = 6
+
+    responses = await asyncio.gather(
+        *(
+            client.patch(url, json={"name": f"Name {n}"}, headers=make.headers(owner))
+            for n in range(changes)
+        )
+    )
+
+    assert [r.status_code for r in responses] == [200] * changes, [r.text for r in responses]
+    versions = sorted(int(r.headers["ETag"].strip('"')) for r in responses)
+    assert versions == list(range(2, changes + 2))
+    last = next(r for r in responses if r.headers["ETag"] == f'"{changes + 1}"')
+    stored = await stored_project(sessionmaker, project.id)
+    assert stored is not None
+    assert (stored.name, stored.version) == (last.json()["name"], changes + 1)
+
+
 # --- API key scopes ------------------------------------------------------------------------
 
 
