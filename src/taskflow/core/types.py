@@ -9,7 +9,7 @@ alike: explicit character classes, no \\s, no lookarounds.
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
 from email_validator import SPECIAL_USE_DOMAIN_NAMES, EmailNotValidError, validate_email
@@ -180,6 +180,17 @@ Email = Annotated[
 
 
 _RFC3339 = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})")
+# What no date-time may look like: year 0, or a non-zero offset on the calendar's first or
+# last day, where converting to UTC could leave years 1-9999 (the range of Python's datetime,
+# which reads and writes every stored time). Declared as a `not` pattern, like the emails'.
+_OUTSIDE_CALENDAR = (
+    r"^(?:0000-|(?:0001-01-01|9999-12-31)[Tt ][0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]+)?"
+    r"[+-](?:(?:0[1-9]|[1-9][0-9]):[0-9]{2}|[0-9]{2}:(?:0[1-9]|[1-9][0-9]))$)"
+)
+CALENDAR_RULE = (
+    "must be from 0001-01-01T00:00:00Z to 9999-12-31T23:59:59.999999Z, and given in UTC (Z) "
+    "on those first and last days"
+)
 
 
 def _rfc3339(value: object) -> object:
@@ -192,8 +203,18 @@ def _rfc3339(value: object) -> object:
 
 
 def _to_utc(value: datetime) -> datetime:
+    # On the first and last day an offset could carry the UTC value out of the calendar
+    # (9999-12-31T23:00:00-05:00 is in year 10000), where no stored time can go.
+    if value.utcoffset() and value.date() in (date.min, date.max):
+        raise ValueError(CALENDAR_RULE)
     return value.astimezone(UTC)
 
 
-# An RFC 3339 date-time with its offset ("2026-05-01T09:00:00Z"), kept in UTC.
-Timestamp = Annotated[AwareDatetime, BeforeValidator(_rfc3339), AfterValidator(_to_utc)]
+# An RFC 3339 date-time with its offset ("2026-05-01T09:00:00Z"), kept in UTC; its UTC value
+# is always within years 1-9999, so both databases store and compare it.
+Timestamp = Annotated[
+    AwareDatetime,
+    BeforeValidator(_rfc3339),
+    AfterValidator(_to_utc),
+    Field(json_schema_extra={"not": {"pattern": _OUTSIDE_CALENDAR}}),
+]
