@@ -120,3 +120,35 @@ async def test_created_resources_say_where_they_live(
         followed = await client.get(created.headers["Location"], headers=headers)
         assert followed.status_code == 200
         assert followed.json()["id"] == created.json()["id"]
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/v1/projects",
+        "/api/v1/projects/{project}/members",
+        "/api/v1/tasks",
+        "/api/v1/users",
+        "/api/v1/api-keys",
+        "/api/v1/admin/audit",
+        "/api/v1/users/me/audit",
+    ],
+)
+async def test_every_list_takes_skip_up_to_its_declared_maximum_and_refuses_more(
+    app: FastAPI, client: AsyncClient, make: DomainFactory, path: str
+) -> None:
+    admin = await make.admin()
+    url = path.format(project=(await make.project(admin)).id)
+    operation = app.openapi()["paths"][path.replace("{project}", "{project_id}")]["get"]
+    declared = next(p["schema"] for p in operation["parameters"] if p["name"] == "skip")
+    headers = make.headers(admin)
+
+    deepest = await client.get(url, params={"skip": declared["maximum"]}, headers=headers)
+    beyond = await client.get(url, params={"skip": declared["maximum"] + 1}, headers=headers)
+
+    # The largest OFFSET an INTEGER parameter holds.
+    assert declared["maximum"] == 2**31 - 1
+    assert deepest.status_code == 200, deepest.text
+    assert deepest.json() == []
+    assert beyond.status_code == 422
+    assert beyond.json()["detail"][0]["loc"] == ["query", "skip"]
