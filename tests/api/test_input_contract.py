@@ -9,7 +9,7 @@ from fastapi import FastAPI
 from httpx import AsyncClient
 
 from taskflow.core.types import PASSWORD_PATTERN
-from tests.factories import DomainFactory, unique_email
+from tests.factories import DEFAULT_PASSWORD, DomainFactory, unique_email
 
 NUL = "\x00"
 
@@ -152,3 +152,44 @@ async def test_every_list_takes_skip_up_to_its_declared_maximum_and_refuses_more
     assert deepest.json() == []
     assert beyond.status_code == 422
     assert beyond.json()["detail"][0]["loc"] == ["query", "skip"]
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "field"),
+    [
+        ("/auth/register", {"password": f"abc{NUL}12345", "full_name": "N"}, "password"),
+        ("/users", {"password": f"abc{NUL}12345", "full_name": "N"}, "password"),
+        ("/auth/login", {"password": f"{DEFAULT_PASSWORD}{NUL}"}, "password"),
+        (
+            "/auth/change-password",
+            {"current_password": DEFAULT_PASSWORD, "new_password": f"abc{NUL}12345"},
+            "new_password",
+        ),
+        (
+            "/auth/change-password",
+            {"current_password": f"{DEFAULT_PASSWORD}{NUL}", "new_password": "abc12345"},
+            "current_password",
+        ),
+        (
+            "/auth/password-reset/confirm",
+            {"token": "t", "new_password": f"abc{NUL}12345"},
+            "new_password",
+        ),
+        ("/auth/refresh", {"refresh_token": f"a{NUL}b"}, "refresh_token"),
+        ("/auth/logout", {"refresh_token": f"a{NUL}b"}, "refresh_token"),
+        ("/auth/verify-email", {"token": f"a{NUL}b"}, "token"),
+        ("/auth/password-reset/confirm", {"token": NUL, "new_password": "abc12345"}, "token"),
+    ],
+)
+async def test_passwords_and_tokens_with_a_nul_character_are_422(
+    client: AsyncClient, make: DomainFactory, path: str, body: dict[str, str], field: str
+) -> None:
+    admin = await make.admin()
+    email = admin.email if path == "/auth/login" else unique_email()
+    sent = {"email": email, **body} if "password" in body else body
+
+    response = await client.post(f"/api/v1{path}", json=sent, headers=make.headers(admin))
+
+    assert response.status_code == 422, response.text
+    assert response.json()["detail"][0]["loc"] == ["body", field]
+    assert "NUL" in response.json()["detail"][0]["msg"]

@@ -122,13 +122,14 @@ PASSWORD_MAX_LENGTH = 128
 # A "letter" is an ASCII letter or any non-ASCII character (so Cyrillic, Greek or CJK
 # passwords qualify); a digit is 0-9. One of each, in either order.
 _LETTER = r"[^\x00-\x40\x5b-\x60\x7b-\x7f]"
-_ANY = r"[\s\S]*"
+# Any character but NUL, which no text may hold.
+_ANY = r"[^\x00]*"
 PASSWORD_PATTERN = f"^(?:{_ANY}{_LETTER}{_ANY}[0-9]{_ANY}|{_ANY}[0-9]{_ANY}{_LETTER}{_ANY})$"
 _PASSWORD_RULE = re.compile(PASSWORD_PATTERN)
 
 
 def check_password_policy(password: str) -> str:
-    if not _PASSWORD_RULE.match(password):
+    if not _PASSWORD_RULE.match(_no_nul(password)):
         raise ValueError("password must contain at least one letter and one digit")
     return password
 
@@ -142,6 +143,21 @@ Password = Annotated[
         description="8-128 characters with at least one letter and one digit",
     ),
     AfterValidator(check_password_policy),
+]
+
+
+# A password to check against the stored hash (logging in, confirming a change): any text
+# but NUL, up to a bound that keeps hashing cheap.
+PasswordAttempt = Annotated[
+    str,
+    Field(min_length=1, max_length=1024, json_schema_extra={"pattern": _NO_NUL}),
+    AfterValidator(_no_nul),
+]
+# An opaque token from a link or a login: text without NUL.
+OpaqueToken = Annotated[
+    str,
+    Field(min_length=1, max_length=512, json_schema_extra={"pattern": _NO_NUL}),
+    AfterValidator(_no_nul),
 ]
 
 
