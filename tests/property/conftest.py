@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from httpx import AsyncClient
 from hypothesis import HealthCheck
 from hypothesis import settings as hypothesis_settings
 
@@ -61,14 +62,21 @@ def settings(
 
 
 @pytest.fixture
-async def world(make: DomainFactory) -> dict[str, Any]:
-    """A user owning a project with a task, a member of it, an admin, and their ids."""
+async def world(client: AsyncClient, make: DomainFactory) -> dict[str, Any]:
+    """A user owning a project with a task and an API key, a member of the project, an
+    admin, and their ids."""
     owner, member, admin = await make(), await make(), await make.admin()
     project = await make.project(owner)
     await make.member(project, member, "editor")
     task = await make.task(project, assignee_id=owner.id, due_date=datetime(2030, 1, 1, tzinfo=UTC))
     archived = await make.project(owner, is_archived=True)
-    ids = (owner.id, member.id, admin.id, project.id, task.id, archived.id)
+    key = await client.post(
+        "/api/v1/api-keys",
+        json={"name": "script", "scopes": ["tasks:read"]},
+        headers=make.headers(owner),
+    )
+    assert key.status_code == 201, key.text
+    ids = (owner.id, member.id, admin.id, project.id, task.id, archived.id, key.json()["id"])
     return {
         "users": {"owner": owner, "admin": admin},
         "world": World(ids=ids, emails=(owner.email, member.email, admin.email)),

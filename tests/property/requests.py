@@ -28,6 +28,7 @@ class Operation:
     path: str
     spec: dict[str, Any]
     documented: bool = True
+    body_fields: int = 0
 
     @property
     def name(self) -> str:
@@ -36,7 +37,7 @@ class Operation:
     @property
     def requests_per_example(self) -> int:
         """More requests for operations with more inputs, so each input gets its edges."""
-        return 1 + len(self.spec.get("parameters", ())) // 3 + ("requestBody" in self.spec)
+        return 1 + (len(self.spec.get("parameters", ())) + self.body_fields) // 2
 
 
 @dataclass(frozen=True)
@@ -79,8 +80,9 @@ def operations(app: FastAPI) -> list[Operation]:
     """Every operation of the OpenAPI document, then every other route of the app (the docs,
     /metrics, static files) with a query parameter and its path parameters as text."""
     document = app.openapi()
+    schemas = document["components"]["schemas"]
     found = [
-        Operation(method.upper(), path, spec)
+        Operation(method.upper(), path, spec, body_fields=_body_fields(spec, schemas))
         for path, item in document["paths"].items()
         for method, spec in item.items()
     ]
@@ -101,6 +103,16 @@ def operations(app: FastAPI) -> list[Operation]:
             parameters.append({"name": "q", "in": "query", "schema": {"type": "string"}})
             found.append(Operation(method, path, {"parameters": parameters}, documented=False))
     return found
+
+
+def _body_fields(spec: dict[str, Any], schemas: dict[str, Any]) -> int:
+    body = spec.get("requestBody")
+    if body is None:
+        return 0
+    schema = next(iter(body["content"].values()))["schema"]
+    while "$ref" in schema:
+        schema = schemas[schema["$ref"].rsplit("/", 1)[-1]]
+    return len(schema.get("properties", {}))
 
 
 def _sorts(spec: dict[str, Any], values: SchemaValues) -> list[str]:
