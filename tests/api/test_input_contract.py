@@ -146,12 +146,11 @@ async def test_every_list_takes_skip_up_to_its_declared_maximum_and_refuses_more
     deepest = await client.get(url, params={"skip": declared["maximum"]}, headers=headers)
     beyond = await client.get(url, params={"skip": declared["maximum"] + 1}, headers=headers)
 
-    # The largest OFFSET an INTEGER parameter holds.
-    assert declared["maximum"] == 2**31 - 1
     assert deepest.status_code == 200, deepest.text
     assert deepest.json() == []
-    assert beyond.status_code == 422
+    assert beyond.status_code == 422, beyond.text
     assert beyond.json()["detail"][0]["loc"] == ["query", "skip"]
+    assert declared["maximum"] == 2**31 - 1
 
 
 @pytest.mark.parametrize(

@@ -30,7 +30,8 @@ from taskflow.core.errors import UnprocessableEntity
 SortColumn = ColumnElement[Any] | QueryableAttribute[Any]
 MAX_PAGE_SIZE = 100
 DEFAULT_PAGE_SIZE = 20
-# OFFSET is bound as an INTEGER parameter (asyncpg sends int4), so this is its largest value.
+# The deepest offset a list takes, the largest 32-bit integer: every list's OFFSET holds it
+# on both databases, and so does the task list's skip + rows, bound as BIGINT.
 MAX_SKIP = 2**31 - 1
 
 

@@ -312,7 +312,7 @@ async def test_skip_at_its_maximum_is_an_empty_page_and_past_it_a_422(
     await make.tasks(await make.project(owner), 2)
     headers = make.headers(owner)
 
-    # The largest OFFSET an INTEGER parameter holds, and one more.
+    # skip's declared maximum, and one more.
     deepest = await client.get(TASKS, params={"skip": 2**31 - 1, "sort": sort}, headers=headers)
     beyond = await client.get(TASKS, params={"skip": 2**31, "sort": sort}, headers=headers)
 
