@@ -36,7 +36,7 @@ from tests.support.services import (
 )
 
 TEST_SECRET_KEY = "test-secret-key-that-is-long-enough-for-hs256-0123456789"
-_LAYERS = ("unit", "integration", "api", "e2e", "browser", "race")
+_LAYERS = ("unit", "integration", "api", "e2e", "browser", "race", "property")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

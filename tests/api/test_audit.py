@@ -954,6 +954,35 @@ async def test_admin_audit_since_is_inclusive_and_until_exclusive(
     assert [e["id"] for e in between] == [middle["id"]]
 
 
+@pytest.mark.parametrize("name", ["since", "until"])
+@pytest.mark.parametrize("value", ["9999-12-31T23:00:00-05:00", "0001-01-01T00:00:00+00:01"])
+async def test_admin_audit_refuses_times_outside_the_calendar_in_utc(
+    client: AsyncClient, make: DomainFactory, name: str, value: str
+) -> None:
+    admin = await make.admin()
+
+    response = await client.get(ADMIN_AUDIT, params={name: value}, headers=make.headers(admin))
+
+    assert_error(response, 422, "validation_error")
+    assert response.json()["detail"][0]["loc"] == ["query", name]
+
+
+async def test_admin_audit_takes_the_first_and_last_instants_of_the_calendar(
+    client: AsyncClient, make: DomainFactory
+) -> None:
+    admin = await make.admin()
+    await logged_in(client, await make())
+    headers = make.headers(admin)
+
+    everything, _ = await listed(
+        client, ADMIN_AUDIT, headers, since="0001-01-01T00:00:00Z", until="9999-12-31T23:59:59Z"
+    )
+    nothing, _ = await listed(client, ADMIN_AUDIT, headers, since="9999-12-31T23:59:59Z")
+
+    assert len(everything) == 1
+    assert nothing == []
+
+
 async def test_admin_audit_time_filters_read_offsets_and_refuse_naive_times(
     client: AsyncClient, make: DomainFactory
 ) -> None:

@@ -9,7 +9,7 @@ from fastapi import FastAPI
 from httpx import AsyncClient
 
 from taskflow.core.types import PASSWORD_PATTERN
-from tests.factories import DomainFactory, unique_email
+from tests.factories import DEFAULT_PASSWORD, DomainFactory, unique_email
 
 NUL = "\x00"
 
@@ -120,3 +120,75 @@ async def test_created_resources_say_where_they_live(
         followed = await client.get(created.headers["Location"], headers=headers)
         assert followed.status_code == 200
         assert followed.json()["id"] == created.json()["id"]
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/v1/projects",
+        "/api/v1/projects/{project}/members",
+        "/api/v1/tasks",
+        "/api/v1/users",
+        "/api/v1/api-keys",
+        "/api/v1/admin/audit",
+        "/api/v1/users/me/audit",
+    ],
+)
+async def test_every_list_takes_skip_up_to_its_declared_maximum_and_refuses_more(
+    app: FastAPI, client: AsyncClient, make: DomainFactory, path: str
+) -> None:
+    admin = await make.admin()
+    url = path.format(project=(await make.project(admin)).id)
+    operation = app.openapi()["paths"][path.replace("{project}", "{project_id}")]["get"]
+    declared = next(p["schema"] for p in operation["parameters"] if p["name"] == "skip")
+    headers = make.headers(admin)
+
+    deepest = await client.get(url, params={"skip": declared["maximum"]}, headers=headers)
+    beyond = await client.get(url, params={"skip": declared["maximum"] + 1}, headers=headers)
+
+    assert deepest.status_code == 200, deepest.text
+    assert deepest.json() == []
+    assert beyond.status_code == 422, beyond.text
+    assert beyond.json()["detail"][0]["loc"] == ["query", "skip"]
+    assert declared["maximum"] == 2**31 - 1
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "field"),
+    [
+        ("/auth/register", {"password": f"abc{NUL}12345", "full_name": "N"}, "password"),
+        ("/users", {"password": f"abc{NUL}12345", "full_name": "N"}, "password"),
+        ("/auth/login", {"password": f"{DEFAULT_PASSWORD}{NUL}"}, "password"),
+        (
+            "/auth/change-password",
+            {"current_password": DEFAULT_PASSWORD, "new_password": f"abc{NUL}12345"},
+            "new_password",
+        ),
+        (
+            "/auth/change-password",
+            {"current_password": f"{DEFAULT_PASSWORD}{NUL}", "new_password": "abc12345"},
+            "current_password",
+        ),
+        (
+            "/auth/password-reset/confirm",
+            {"token": "t", "new_password": f"abc{NUL}12345"},
+            "new_password",
+        ),
+        ("/auth/refresh", {"refresh_token": f"a{NUL}b"}, "refresh_token"),
+        ("/auth/logout", {"refresh_token": f"a{NUL}b"}, "refresh_token"),
+        ("/auth/verify-email", {"token": f"a{NUL}b"}, "token"),
+        ("/auth/password-reset/confirm", {"token": NUL, "new_password": "abc12345"}, "token"),
+    ],
+)
+async def test_passwords_and_tokens_with_a_nul_character_are_422(
+    client: AsyncClient, make: DomainFactory, path: str, body: dict[str, str], field: str
+) -> None:
+    admin = await make.admin()
+    email = admin.email if path == "/auth/login" else unique_email()
+    sent = {"email": email, **body} if "password" in body else body
+
+    response = await client.post(f"/api/v1{path}", json=sent, headers=make.headers(admin))
+
+    assert response.status_code == 422, response.text
+    assert response.json()["detail"][0]["loc"] == ["body", field]
+    assert "NUL" in response.json()["detail"][0]["msg"]

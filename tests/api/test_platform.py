@@ -188,16 +188,28 @@ async def test_422_for_a_too_long_password_does_not_echo_it(client: AsyncClient)
     assert "Secret1" not in response.text
 
 
-async def test_422_for_malformed_json_uses_the_envelope(client: AsyncClient) -> None:
+@pytest.mark.parametrize(
+    "body",
+    [b'{"email": "a@b.co", "password": "hunter2-in-broken-json"', b"{", b"\xff\xfe"],
+)
+async def test_a_body_that_is_not_json_is_400_bad_request(client: AsyncClient, body: bytes) -> None:
     response = await client.post(
-        "/api/v1/auth/login",
-        content=b'{"email": "a@b.co", "password": "hunter2-in-broken-json"',
-        headers={"Content-Type": "application/json"},
+        "/api/v1/auth/login", content=body, headers={"Content-Type": "application/json"}
+    )
+
+    assert assert_envelope(response, 400, "bad_request")["detail"] == (
+        "The request body is not valid JSON"
+    )
+    assert "hunter2" not in response.text
+
+
+async def test_json_of_the_wrong_shape_is_still_422(client: AsyncClient) -> None:
+    response = await client.post(
+        "/api/v1/auth/login", content=b"[1, 2]", headers={"Content-Type": "application/json"}
     )
 
     body = assert_envelope(response, 422, "validation_error")
-    assert isinstance(body["detail"], list)
-    assert "hunter2-in-broken-json" not in response.text
+    assert body["detail"][0]["loc"] == ["body"]
 
 
 async def test_unhandled_exception_is_a_clean_500(

@@ -1,17 +1,15 @@
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from taskflow.core.types import Email, Password, RequestModel
-
-OpaqueToken = Annotated[str, Field(min_length=1, max_length=512)]
+from taskflow.core.types import Email, OpaqueToken, Password, PasswordAttempt, RequestModel
 
 
 class LoginRequest(RequestModel):
     email: Email
-    password: Annotated[str, Field(min_length=1, max_length=1024)]
+    password: PasswordAttempt
 
 
 class TokenResponse(BaseModel):
@@ -26,7 +24,7 @@ class RefreshRequest(RequestModel):
 
 
 class ChangePasswordRequest(RequestModel):
-    current_password: Annotated[str, Field(min_length=1, max_length=1024)]
+    current_password: PasswordAttempt
     new_password: Password
 
 

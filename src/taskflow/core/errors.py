@@ -200,10 +200,19 @@ async def _app_error_handler(request: Request, exc: AppError) -> JSONResponse:
 
 
 async def _validation_error_handler(request: Request, exc: RequestValidationError) -> JSONResponse:
+    errors = exc.errors()
+    if any(item.get("type") == "json_invalid" for item in errors):
+        # A body that is not JSON at all is no field's fault: 400, as the README lists it.
+        return error_response(
+            request,
+            status_code=400,
+            detail="The request body is not valid JSON",
+            error="bad_request",
+        )
     return error_response(
         request,
         status_code=422,
-        detail=_public_validation_errors(exc.errors()),
+        detail=_public_validation_errors(errors),
         error="validation_error",
     )
 

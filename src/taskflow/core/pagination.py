@@ -7,12 +7,20 @@ import binascii
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any
 from urllib.parse import parse_qsl, urlencode
 
 from fastapi import Depends, Query
-from sqlalchemy import ColumnElement, UnaryExpression, and_, or_, tuple_
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    SmallInteger,
+    UnaryExpression,
+    and_,
+    or_,
+    tuple_,
+)
 from sqlalchemy.orm import QueryableAttribute
 from starlette.requests import Request
 from starlette.responses import Response
@@ -22,6 +30,9 @@ from taskflow.core.errors import UnprocessableEntity
 SortColumn = ColumnElement[Any] | QueryableAttribute[Any]
 MAX_PAGE_SIZE = 100
 DEFAULT_PAGE_SIZE = 20
+# The deepest offset a list takes, the largest 32-bit integer: every list's OFFSET holds it
+# on both databases, and so does the task list's skip + rows, bound as BIGINT.
+MAX_SKIP = 2**31 - 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,7 +42,7 @@ class Page:
 
 
 async def page_params(
-    skip: Annotated[int, Query(ge=0, le=2**31, description="Rows to skip")] = 0,
+    skip: Annotated[int, Query(ge=0, le=MAX_SKIP, description=f"Rows to skip (0-{MAX_SKIP})")] = 0,
     limit: Annotated[
         int, Query(ge=1, le=MAX_PAGE_SIZE, description="Rows to return (1-100)")
     ] = DEFAULT_PAGE_SIZE,
@@ -76,22 +87,52 @@ def decode_cursor(text: str, *, sort: str, column: SortColumn) -> Cursor:
 
 
 def _sort_value(value: Any, column: SortColumn) -> Any:
+    """The cursor's sort value, if its column can hold it: a forged one must not reach the
+    database, which would refuse it with an error rather than a 422."""
     if value is None:
         return None
-    python_type = column.type.python_type
+    column_type = column.type
+    python_type = column_type.python_type
     if python_type is datetime and isinstance(value, str):
-        try:
-            parsed = datetime.fromisoformat(value)
-        except ValueError:
-            raise InvalidCursor() from None
-        if parsed.tzinfo is not None:
-            return parsed
-        raise InvalidCursor()
+        return _cursor_time(value)
     if python_type is str and isinstance(value, str):
+        length = getattr(column_type, "length", None)
+        if (length is not None and len(value) > length) or not _storable_text(value):
+            raise InvalidCursor()
         return value
-    if python_type is int and type(value) is int and abs(value) <= 2**63 - 1:
-        return value
+    if python_type is int and type(value) is int:
+        bits = _integer_bits(column_type)
+        if -(2 ** (bits - 1)) <= value < 2 ** (bits - 1):
+            return value
     raise InvalidCursor()
+
+
+def _integer_bits(column_type: Any) -> int:
+    if isinstance(column_type, SmallInteger):
+        return 16
+    return 64 if isinstance(column_type, BigInteger) else 32
+
+
+def _cursor_time(value: str) -> datetime:
+    try:
+        parsed = datetime.fromisoformat(value)
+        if parsed.tzinfo is None:
+            raise InvalidCursor()
+        # Out of years 1-9999 in UTC, no database column holds it.
+        return parsed.astimezone(UTC)
+    except (ValueError, OverflowError):
+        raise InvalidCursor() from None
+
+
+def _storable_text(value: str) -> bool:
+    """No NUL (PostgreSQL text cannot hold it) and no lone surrogate (not UTF-8)."""
+    if "\x00" in value:
+        return False
+    try:
+        value.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,7 +9,7 @@ alike: explicit character classes, no \\s, no lookarounds.
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
 from email_validator import SPECIAL_USE_DOMAIN_NAMES, EmailNotValidError, validate_email
@@ -122,13 +122,14 @@ PASSWORD_MAX_LENGTH = 128
 # A "letter" is an ASCII letter or any non-ASCII character (so Cyrillic, Greek or CJK
 # passwords qualify); a digit is 0-9. One of each, in either order.
 _LETTER = r"[^\x00-\x40\x5b-\x60\x7b-\x7f]"
-_ANY = r"[\s\S]*"
+# Any character but NUL, which no text may hold.
+_ANY = r"[^\x00]*"
 PASSWORD_PATTERN = f"^(?:{_ANY}{_LETTER}{_ANY}[0-9]{_ANY}|{_ANY}[0-9]{_ANY}{_LETTER}{_ANY})$"
 _PASSWORD_RULE = re.compile(PASSWORD_PATTERN)
 
 
 def check_password_policy(password: str) -> str:
-    if not _PASSWORD_RULE.match(password):
+    if not _PASSWORD_RULE.match(_no_nul(password)):
         raise ValueError("password must contain at least one letter and one digit")
     return password
 
@@ -142,6 +143,21 @@ Password = Annotated[
         description="8-128 characters with at least one letter and one digit",
     ),
     AfterValidator(check_password_policy),
+]
+
+
+# A password to check against the stored hash (logging in, confirming a change): any text
+# but NUL, up to a bound that keeps hashing cheap.
+PasswordAttempt = Annotated[
+    str,
+    Field(min_length=1, max_length=1024, json_schema_extra={"pattern": _NO_NUL}),
+    AfterValidator(_no_nul),
+]
+# An opaque token from a link or a login: text without NUL.
+OpaqueToken = Annotated[
+    str,
+    Field(min_length=1, max_length=512, json_schema_extra={"pattern": _NO_NUL}),
+    AfterValidator(_no_nul),
 ]
 
 
@@ -180,6 +196,17 @@ Email = Annotated[
 
 
 _RFC3339 = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})")
+# What no date-time may look like: year 0, or a non-zero offset on the calendar's first or
+# last day, where converting to UTC could leave years 1-9999 (the range of Python's datetime,
+# which reads and writes every stored time). Declared as a `not` pattern, like the emails'.
+_OUTSIDE_CALENDAR = (
+    r"^(?:0000-|(?:0001-01-01|9999-12-31)[Tt ][0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]+)?"
+    r"[+-](?:(?:0[1-9]|[1-9][0-9]):[0-9]{2}|[0-9]{2}:(?:0[1-9]|[1-9][0-9]))$)"
+)
+CALENDAR_RULE = (
+    "must be from 0001-01-01T00:00:00Z to 9999-12-31T23:59:59.999999Z, and given in UTC (Z) "
+    "on those first and last days"
+)
 
 
 def _rfc3339(value: object) -> object:
@@ -192,8 +219,18 @@ def _rfc3339(value: object) -> object:
 
 
 def _to_utc(value: datetime) -> datetime:
+    # On the first and last day an offset could carry the UTC value out of the calendar
+    # (9999-12-31T23:00:00-05:00 is in year 10000), where no stored time can go.
+    if value.utcoffset() and value.date() in (date.min, date.max):
+        raise ValueError(CALENDAR_RULE)
     return value.astimezone(UTC)
 
 
-# An RFC 3339 date-time with its offset ("2026-05-01T09:00:00Z"), kept in UTC.
-Timestamp = Annotated[AwareDatetime, BeforeValidator(_rfc3339), AfterValidator(_to_utc)]
+# An RFC 3339 date-time with its offset ("2026-05-01T09:00:00Z"), kept in UTC; its UTC value
+# is always within years 1-9999, so both databases store and compare it.
+Timestamp = Annotated[
+    AwareDatetime,
+    BeforeValidator(_rfc3339),
+    AfterValidator(_to_utc),
+    Field(json_schema_extra={"not": {"pattern": _OUTSIDE_CALENDAR}}),
+]

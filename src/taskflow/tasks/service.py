@@ -11,7 +11,6 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
-    Integer,
     Select,
     bindparam,
     case,
@@ -402,7 +401,8 @@ def _list_statements(
                 last_id=bindparam("after_id", type_=BigIntId),
             )
         )
-    skip, rows = bindparam("skip", type_=Integer), bindparam("rows", type_=Integer)
+    # BIGINT: the per-project limit, skip + rows, passes 2**31 - 1 when skip is near its maximum.
+    skip, rows = bindparam("skip", type_=BigIntId), bindparam("rows", type_=BigIntId)
     # The page is chosen on the tasks alone, then only its rows are joined to their project
     # and people: joining first would join every matching task before the sort.
     if per_project:

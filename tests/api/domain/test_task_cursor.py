@@ -270,6 +270,13 @@ async def test_a_cursor_of_another_sort_order_is_refused(
         ("priority", forged("priority", "high", 7)),  # text for a number
         ("priority", forged("priority", 2**64, 7)),  # past 64 bits
         ("title", forged("title", 3, 7)),  # a number for text
+        ("priority", forged("priority", 2**15, 7)),  # past the SMALLINT column
+        ("-priority", forged("-priority", -(2**15) - 1, 7)),  # below it
+        ("title", forged("title", "a\x00b", 7)),  # a NUL no text column holds
+        ("title", forged("title", "a\ud800b", 7)),  # a lone surrogate, not UTF-8
+        ("title", forged("title", "x" * 201, 7)),  # longer than the column
+        ("-created_at", forged("-created_at", "9999-12-31T23:00:00-05:00", 7)),  # year 10000
+        ("due_date", forged("due_date", "0001-01-01T00:00:00+01:00", 7)),  # year 0
     ],
 )
 async def test_a_cursor_the_list_did_not_make_is_refused_with_422(
@@ -295,3 +302,22 @@ async def test_a_cursor_outside_the_alphabet_or_length_is_refused(
 
     assert response.status_code == 422
     assert response.json()["detail"][0]["loc"] == ["query", "cursor"]
+
+
+@pytest.mark.parametrize("sort", ["-created_at", "title"])
+async def test_skip_at_its_maximum_is_an_empty_page_and_past_it_a_422(
+    client: AsyncClient, make: DomainFactory, sort: str
+) -> None:
+    owner = await make()
+    await make.tasks(await make.project(owner), 2)
+    headers = make.headers(owner)
+
+    # skip's declared maximum, and one more.
+    deepest = await client.get(TASKS, params={"skip": 2**31 - 1, "sort": sort}, headers=headers)
+    beyond = await client.get(TASKS, params={"skip": 2**31, "sort": sort}, headers=headers)
+
+    assert deepest.status_code == 200, deepest.text
+    assert deepest.json() == []
+    assert deepest.headers["X-Total-Count"] == "2"
+    assert beyond.status_code == 422
+    assert beyond.json()["detail"][0]["loc"] == ["query", "skip"]
