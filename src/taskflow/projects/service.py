@@ -19,7 +19,6 @@ from sqlalchemy import (
     union_all,
     update,
 )
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload
 from sqlalchemy.orm.exc import StaleDataError
@@ -305,14 +304,7 @@ async def add_member(
     member = ProjectMember(project_id=access.project.id, user_id=user.id, role=role.value)
     member.user = user
     session.add(member)
-    try:
-        await session.flush()
-    except IntegrityError as error:
-        # Added meanwhile by a request that did not lock the project (SQLite's deferred
-        # transactions); the request rolls back.
-        if "unique" in str(error.orig).lower():
-            raise AlreadyMember() from None
-        raise
+    await session.flush()
     touch(session, projects=[access.project.id], users=[user.id])
     audit.record(
         session,

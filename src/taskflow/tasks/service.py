@@ -746,22 +746,19 @@ async def change_task(
     names another version.
 
     First without a lock or transaction (the UPDATE matches the version read). If another
-    change landed in between, on PostgreSQL the task row is then locked in a transaction and
-    read again: the change waits for the ones before it, and If-Match is compared with the
-    version found under the lock, so of racers naming one version exactly one wins. SQLite
-    runs one writer at a time: the change is read and tried again until it lands (each miss
-    means another change landed, so the writes as a whole progress).
+    change landed in between, the task is locked in a transaction (its row on PostgreSQL,
+    the database's write lock on SQLite) and read again: the change waits for the ones
+    before it and then lands, and If-Match is compared with the version found under the
+    lock, so of racers naming one version exactly one wins.
     """
-    while True:
-        access = await get_task_for_change(session=session, principal=principal, task_id=task_id)
-        try:
-            return await update_task(
-                session=session, access=access, changes=changes, if_match=if_match
-            )
-        except TaskChangedMeanwhile:
-            if session.get_bind().dialect.name == "postgresql":
-                await begin_transaction(session)  # the lock lasts until the request commits
-                await session.execute(_LOCK_TASK[RowLock.NO_KEY_UPDATE], {_TASK_ID: task_id})
+    access = await get_task_for_change(session=session, principal=principal, task_id=task_id)
+    try:
+        return await update_task(session=session, access=access, changes=changes, if_match=if_match)
+    except TaskChangedMeanwhile:
+        await begin_transaction(session)  # the lock lasts until the request commits
+        await lock_rows(session, _LOCK_TASK[RowLock.NO_KEY_UPDATE], {_TASK_ID: task_id})
+    access = await get_task_for_change(session=session, principal=principal, task_id=task_id)
+    return await update_task(session=session, access=access, changes=changes, if_match=if_match)
 
 
 async def update_task(
@@ -815,10 +812,11 @@ async def delete_task(*, session: AsyncSession, access: TaskAccess, if_match: st
     touch(session, projects=[access.task.project_id])
 
 
-# Before a bulk update reads its tasks (PostgreSQL): the tasks, against other writes, in id
-# order, so two bulk updates cannot deadlock. Their projects are not locked: a project
-# delete or a member removal holds the project and then waits for its tasks, so a bulk
-# update holding tasks and waiting for the project would deadlock with it.
+# Before a bulk update reads its tasks (PostgreSQL): the tasks locked against other writes,
+# in id order, so two bulk updates cannot deadlock. Their
+# projects are not locked: a project delete or a member removal holds the project and then
+# waits for its tasks, so a bulk update holding tasks and waiting for the project would
+# deadlock with it.
 _LOCK_BULK = locked(
     select(Task.id).where(Task.id.in_(bindparam("ids", expanding=True))).order_by(Task.id),
     Task,
