@@ -54,29 +54,28 @@ def _say(settings: Settings, text: str, event: str, **fields: object) -> None:
         console.print(text, highlight=False)
 
 
-async def _schema_state(settings: Settings) -> tuple[set[str], bool] | None:
-    """The database's revisions and whether this version can serve them; None when the
-    database does not answer."""
+async def _stored_revisions(settings: Settings) -> set[str] | None:
+    """The database's revisions; None when the database does not answer."""
     database = Database(settings)
     try:
         async with database.engine.connect() as connection:
-            stored = await db_migrations.stored_revisions(connection)
+            return await db_migrations.stored_revisions(connection)
     except Exception as error:
         log.warning("database_unavailable_at_start", error=type(error).__name__)
         return None
     finally:
         await database.dispose()
-    return stored, db_migrations.schema_revisions().is_current(stored)
 
 
 def _warn_unless_migrated(settings: Settings) -> None:
-    state = asyncio.run(_schema_state(settings))
-    if state is None or state[1]:
+    stored = asyncio.run(_stored_revisions(settings))
+    revisions = db_migrations.schema_revisions()
+    if stored is None or revisions.is_current(stored):
         return
     log.warning(
         "migrations_pending",
-        database_revision=sorted(state[0]) or None,
-        expected=sorted(db_migrations.schema_revisions().heads),
+        database_revision=sorted(stored) or None,
+        expected=sorted(revisions.heads),
         detail="the database is not at this version's schema: run `taskflow migrate`; "
         "/health answers 503 until then",
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -63,8 +64,9 @@ class SchemaRevisions:
         return bool(stored) and not stored & self.older
 
 
+@functools.cache
 def schema_revisions() -> SchemaRevisions:
-    """Read from the migration scripts: once per process, at start-up."""
+    """Read from the migration scripts once per process: they do not change while it runs."""
     script = ScriptDirectory.from_config(alembic_config("sqlite://"))
     heads = frozenset(script.get_heads())
     known = {revision.revision for revision in script.walk_revisions()}
