@@ -6,8 +6,7 @@ import httpx
 
 from tests.factories import DEFAULT_PASSWORD
 from tests.race.conftest import RaceServer
-from tests.race.test_task_races import post
-from tests.support.race import assert_statuses, race
+from tests.support.race import assert_statuses, post, race
 
 N = 12
 

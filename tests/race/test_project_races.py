@@ -4,8 +4,15 @@ from __future__ import annotations
 
 from tests.factories import unique_email
 from tests.race.conftest import RaceServer
-from tests.race.test_task_races import delete, patch, post, version
-from tests.support.race import assert_statuses, race
+from tests.support.race import (
+    assert_one_winner,
+    assert_statuses,
+    delete,
+    patch,
+    post,
+    race,
+    version,
+)
 
 N = 12
 
@@ -97,11 +104,8 @@ async def test_project_patches_with_one_if_match_have_one_winner(race_server: Ra
         ],
     )
 
-    counted = assert_statuses(answers, {200, 412})
-    assert counted[200] == 1
-    winner = next(answer for answer in answers if answer.status_code == 200)
     final = await race_server.get(f"/api/v1/projects/{project.id}", make.headers(owner))
-    assert (version(final), final.json()["name"]) == (2, winner.json()["name"])
+    assert_one_winner(answers, final, "name")
 
 
 async def test_parallel_deletes_of_one_project_delete_it_once(race_server: RaceServer) -> None:

@@ -4,38 +4,20 @@ from __future__ import annotations
 
 from typing import Any
 
-import httpx
+import pytest
 
 from tests.race.conftest import RaceServer
-from tests.support.race import Send, assert_statuses, race
+from tests.support.race import (
+    assert_one_winner,
+    assert_statuses,
+    delete,
+    patch,
+    post,
+    race,
+    version,
+)
 
 N = 24
-
-
-def version(answer: httpx.Response) -> int:
-    """The version an answer's ETag names."""
-    return int(answer.headers["ETag"].strip('"'))
-
-
-def post(path: str, headers: dict[str, str], body: dict[str, Any]) -> Send:
-    async def send(client: httpx.AsyncClient) -> httpx.Response:
-        return await client.post(path, headers=headers, json=body)
-
-    return send
-
-
-def patch(path: str, headers: dict[str, str], body: dict[str, Any]) -> Send:
-    async def send(client: httpx.AsyncClient) -> httpx.Response:
-        return await client.patch(path, headers=headers, json=body)
-
-    return send
-
-
-def delete(path: str, headers: dict[str, str]) -> Send:
-    async def send(client: httpx.AsyncClient) -> httpx.Response:
-        return await client.delete(path, headers=headers)
-
-    return send
 
 
 async def test_parallel_creates_in_one_project_all_land(race_server: RaceServer) -> None:
@@ -94,11 +76,8 @@ async def test_patches_with_one_if_match_have_one_winner(race_server: RaceServer
         [patch(f"/api/v1/tasks/{task.id}", headers, {"title": f"title {i}"}) for i in range(N)],
     )
 
-    counted = assert_statuses(answers, {200, 412})
-    assert counted[200] == 1
-    winner = next(answer for answer in answers if answer.status_code == 200)
     final = await race_server.get(f"/api/v1/tasks/{task.id}", make.headers(owner))
-    assert (version(final), final.json()["title"]) == (2, winner.json()["title"])
+    assert_one_winner(answers, final, "title")
 
 
 async def test_parallel_deletes_of_one_task_delete_it_once(race_server: RaceServer) -> None:
@@ -158,10 +137,12 @@ async def test_delete_racing_moves_deletes_the_task(race_server: RaceServer) -> 
     assert (await race_server.get(f"/api/v1/tasks/{task.id}", headers)).status_code == 404
 
 
-async def test_moves_racing_the_target_projects_delete(race_server: RaceServer) -> None:
+@pytest.mark.parametrize("deleted", ["source", "target"])
+async def test_moves_racing_a_projects_delete(race_server: RaceServer, deleted: str) -> None:
     make = race_server.make
     owner = await make()
     source, target = await make.project(owner), await make.project(owner)
+    gone = source if deleted == "source" else target
     tasks = [await make.task(source) for _ in range(8)]
     headers = make.headers(owner)
     senders = [
@@ -169,45 +150,20 @@ async def test_moves_racing_the_target_projects_delete(race_server: RaceServer) 
     ]
     answers = await race(
         race_server.url,
-        [*senders[:4], delete(f"/api/v1/projects/{target.id}", headers), *senders[4:]],
+        [*senders[:4], delete(f"/api/v1/projects/{gone.id}", headers), *senders[4:]],
     )
 
     assert answers[4].status_code == 204, answers[4].text
     moves = answers[:4] + answers[5:]
     assert_statuses(moves, {200, 404})
-    # A move that landed came before the delete, which took the task with its project.
+    # A move that landed came before the delete: the task went with the project it was in.
     for task, answer in zip(tasks, moves, strict=True):
         found = await race_server.get(f"/api/v1/tasks/{task.id}", headers)
-        if answer.status_code == 200:
+        ended_in = target if answer.status_code == 200 else source
+        if ended_in is gone:
             assert found.status_code == 404
         else:
-            assert found.json()["project"]["id"] == source.id
-
-
-async def test_moves_racing_the_source_projects_delete(race_server: RaceServer) -> None:
-    make = race_server.make
-    owner = await make()
-    source, target = await make.project(owner), await make.project(owner)
-    tasks = [await make.task(source) for _ in range(8)]
-    headers = make.headers(owner)
-    senders = [
-        post(f"/api/v1/tasks/{task.id}/move", headers, {"project_id": target.id}) for task in tasks
-    ]
-    answers = await race(
-        race_server.url,
-        [*senders[:4], delete(f"/api/v1/projects/{source.id}", headers), *senders[4:]],
-    )
-
-    assert answers[4].status_code == 204, answers[4].text
-    moves = answers[:4] + answers[5:]
-    assert_statuses(moves, {200, 404})
-    # A move that landed took the task out before the delete; the others went with it.
-    for task, answer in zip(tasks, moves, strict=True):
-        found = await race_server.get(f"/api/v1/tasks/{task.id}", headers)
-        if answer.status_code == 200:
-            assert found.json()["project"]["id"] == target.id
-        else:
-            assert found.status_code == 404
+            assert found.json()["project"]["id"] == ended_in.id
 
 
 async def test_creates_racing_the_projects_delete(race_server: RaceServer) -> None:

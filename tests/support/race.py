@@ -6,6 +6,7 @@ import asyncio
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from contextlib import AsyncExitStack
+from typing import Any
 
 import httpx
 
@@ -70,3 +71,38 @@ def assert_statuses(responses: Iterable[httpx.Response], allowed: set[int]) -> C
     ]
     assert not unexpected, f"statuses {dict(counted)}, outside {sorted(allowed)}: {unexpected[:3]}"
     return counted
+
+
+def post(path: str, headers: dict[str, str], body: dict[str, Any]) -> Send:
+    async def send(client: httpx.AsyncClient) -> httpx.Response:
+        return await client.post(path, headers=headers, json=body)
+
+    return send
+
+
+def patch(path: str, headers: dict[str, str], body: dict[str, Any]) -> Send:
+    async def send(client: httpx.AsyncClient) -> httpx.Response:
+        return await client.patch(path, headers=headers, json=body)
+
+    return send
+
+
+def delete(path: str, headers: dict[str, str]) -> Send:
+    async def send(client: httpx.AsyncClient) -> httpx.Response:
+        return await client.delete(path, headers=headers)
+
+    return send
+
+
+def version(answer: httpx.Response) -> int:
+    """The version an answer's ETag names."""
+    return int(answer.headers["ETag"].strip('"'))
+
+
+def assert_one_winner(answers: Sequence[httpx.Response], final: httpx.Response, field: str) -> None:
+    """Racers naming one version (If-Match): exactly one changed it, the rest got 412, and the
+    resource is the winner's change, one version on."""
+    counted = assert_statuses(answers, {200, 412})
+    assert counted[200] == 1
+    winner = next(answer for answer in answers if answer.status_code == 200)
+    assert (version(final), final.json()[field]) == (2, winner.json()[field])
