@@ -9,12 +9,12 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.background import BackgroundTasks
 
-from taskflow.auth.principal import Principal
 from taskflow.config import Settings
 from taskflow.core import clock
 from taskflow.core.db import Database
 from taskflow.core.email import Mailer, create_email_sender
 from taskflow.core.security import PasswordHasher
+from taskflow.identity.principal import Principal
 from taskflow.projects import service as projects_service
 from taskflow.projects.models import MemberRole, Project
 from taskflow.tasks import service as tasks_service

@@ -25,7 +25,6 @@ from taskflow import __version__, db_migrations
 from taskflow.admin.router import router as admin_router
 from taskflow.api_keys.router import router as api_keys_router
 from taskflow.audit.router import router as audit_router
-from taskflow.auth.dependencies import OPENAPI_SECURITY
 from taskflow.auth.router import router as auth_router
 from taskflow.config import Settings, get_settings
 from taskflow.core import openapi
@@ -49,6 +48,7 @@ from taskflow.core.ratelimit import RateLimiter
 from taskflow.core.redis import RedisGuard, create_redis
 from taskflow.core.security import PasswordHasher
 from taskflow.health.router import router as health_router
+from taskflow.identity.dependencies import OPENAPI_SECURITY
 from taskflow.projects.router import router as projects_router
 from taskflow.tasks.router import router as tasks_router
 from taskflow.users.router import router as users_router

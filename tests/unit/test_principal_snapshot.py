@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import pytest
 
 from taskflow.auth import principal as principal_module
-from taskflow.auth.principal import Principal, principal_from_snapshot, principal_snapshot
+from taskflow.identity.principal import Principal, principal_from_snapshot, principal_snapshot
 from taskflow.users.models import User
 
 CREATED = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)

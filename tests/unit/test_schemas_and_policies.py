@@ -18,13 +18,6 @@ from taskflow.audit.service import (
     plausible_email,
     stored_details,
 )
-from taskflow.auth.policy import (
-    AdminRequired,
-    InsufficientScope,
-    SessionRequired,
-    ensure_allowed,
-)
-from taskflow.auth.principal import Principal, Scope
 from taskflow.core.errors import (
     ErrorBody,
     Forbidden,
@@ -34,6 +27,13 @@ from taskflow.core.errors import (
     error_responses,
 )
 from taskflow.core.pagination import Page, link_header, set_page_headers
+from taskflow.identity.policy import (
+    AdminRequired,
+    InsufficientScope,
+    SessionRequired,
+    ensure_allowed,
+)
+from taskflow.identity.principal import Principal, Scope
 from taskflow.users import policy
 from taskflow.users.models import Role, User
 from taskflow.users.schemas import (
@@ -207,7 +207,7 @@ def test_api_key_lifetime_out_of_range_is_rejected(days: int) -> None:
         )
 
 
-# --- auth.policy.ensure_allowed ----------------------------------------------------------
+# --- identity.policy.ensure_allowed ----------------------------------------------------------
 
 
 def test_session_may_use_every_scope() -> None:

@@ -5,10 +5,10 @@ from typing import Annotated
 from pydantic import BaseModel
 
 from taskflow.admin import service
-from taskflow.auth.dependencies import authorized
-from taskflow.auth.principal import Principal, Scope
 from taskflow.core.deps import DomainRouter, SessionDep
 from taskflow.core.errors import error_responses
+from taskflow.identity.dependencies import authorized
+from taskflow.identity.principal import Principal, Scope
 
 router = DomainRouter(prefix="/admin", tags=["admin"])
 

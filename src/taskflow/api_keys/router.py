@@ -8,12 +8,12 @@ from starlette.responses import Response
 
 from taskflow.api_keys import service
 from taskflow.api_keys.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyRead
-from taskflow.auth.dependencies import authorized
-from taskflow.auth.principal import Principal
 from taskflow.core.deps import DomainRouter, SessionDep
 from taskflow.core.errors import error_responses
 from taskflow.core.pagination import PAGE_HEADERS_DOC, Page, page_params, set_page_headers
 from taskflow.core.types import MAX_ID
+from taskflow.identity.dependencies import authorized
+from taskflow.identity.principal import Principal
 
 # Keys are managed only from a logged-in session: a key can never mint or revoke keys.
 router = DomainRouter(prefix="/api-keys", tags=["api keys"])

@@ -5,8 +5,8 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from taskflow.auth.principal import Scope
 from taskflow.core.types import JSON_INTEGER, RequestModel, ShortName
+from taskflow.identity.principal import Scope
 
 MAX_KEY_LIFETIME_DAYS = 3650
 

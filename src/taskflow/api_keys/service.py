@@ -11,11 +11,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from taskflow.api_keys.models import ApiKey
 from taskflow.audit import service as audit
 from taskflow.audit.models import AuditEvent
-from taskflow.auth.principal import Principal, Scope
 from taskflow.core import clock, security
 from taskflow.core.cache import touch
-from taskflow.core.errors import NotFound, Unauthorized
+from taskflow.core.errors import NotFound
 from taskflow.core.pagination import Page
+from taskflow.identity.principal import Scope
 from taskflow.users.models import User
 
 KEY_PREFIX = "tfk_"
@@ -89,45 +89,3 @@ async def delete_key(*, session: AsyncSession, user_id: int, key_id: int) -> Non
         subject_user_id=user_id,
         details={"key_id": key_id},
     )
-
-
-class InvalidApiKey(Unauthorized):
-    error = "invalid_api_key"
-    detail = "Invalid API key"
-
-
-async def owner_of_key(*, session: AsyncSession, key_hash: str) -> int:
-    """The id of the user a key belongs to (401 for an unknown key)."""
-    user_id = await session.scalar(select(ApiKey.user_id).where(ApiKey.key_hash == key_hash))
-    if user_id is None:
-        raise InvalidApiKey()
-    return user_id
-
-
-async def principal_from_key(*, session: AsyncSession, key_hash: str) -> Principal:
-    """The principal a presented key acts as: its user, limited to its scopes."""
-    row = (
-        await session.execute(
-            select(ApiKey, User)
-            .join(User, User.id == ApiKey.user_id)
-            .where(ApiKey.key_hash == key_hash)
-        )
-    ).first()
-    if row is None:
-        raise InvalidApiKey()
-    api_key, user = row
-    principal = Principal(
-        user=user,
-        scopes=frozenset(api_key.scopes),
-        api_key_id=api_key.id,
-        expires_at=api_key.expires_at,
-    )
-    ensure_key_usable(principal)
-    return principal
-
-
-def ensure_key_usable(principal: Principal) -> None:
-    if principal.expires_at is not None and principal.expires_at <= clock.now():
-        raise InvalidApiKey("API key has expired")
-    if not principal.user.is_active:
-        raise InvalidApiKey()

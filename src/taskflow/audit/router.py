@@ -9,12 +9,12 @@ from starlette.responses import Response
 from taskflow.audit import service
 from taskflow.audit.models import AuditEvent
 from taskflow.audit.schemas import AuditEntryRead
-from taskflow.auth.dependencies import authorized
-from taskflow.auth.principal import Principal, Scope
 from taskflow.core.deps import DomainRouter, SessionDep
 from taskflow.core.errors import error_responses
 from taskflow.core.pagination import PAGE_HEADERS_DOC, Page, page_params, set_page_headers
 from taskflow.core.types import MAX_ID, Timestamp
+from taskflow.identity.dependencies import authorized
+from taskflow.identity.principal import Principal, Scope
 
 router = DomainRouter(tags=["audit"])
 LIST_RESPONSES = {200: {"headers": PAGE_HEADERS_DOC}, **error_responses(401, 403, 422)}

@@ -8,8 +8,6 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from taskflow.auth import service
-from taskflow.auth.dependencies import authorized, limited_per_ip
-from taskflow.auth.principal import Principal, Scope
 from taskflow.auth.schemas import (
     ChangePasswordRequest,
     LoginRequest,
@@ -23,6 +21,8 @@ from taskflow.auth.schemas import (
 from taskflow.core.deps import DomainRouter, HasherDep, MailerDep, SessionDep, SettingsDep
 from taskflow.core.errors import error_responses
 from taskflow.core.idempotency import LOCATION_DOC
+from taskflow.identity.dependencies import authorized, limited_per_ip
+from taskflow.identity.principal import Principal, Scope
 from taskflow.users import service as users_service
 from taskflow.users.schemas import UserCreate, UserRead
 

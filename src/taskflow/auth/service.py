@@ -13,7 +13,6 @@ from taskflow.audit import service as audit
 from taskflow.audit.models import AuditEvent
 from taskflow.auth import emails
 from taskflow.auth.models import OneTimeToken, RefreshToken, TokenPurpose
-from taskflow.auth.principal import Principal
 from taskflow.config import Settings
 from taskflow.core import clock, security
 from taskflow.core.cache import touch
@@ -272,27 +271,6 @@ async def _revoke(session: AsyncSession, condition: ColumnElement[bool]) -> None
         .where(condition, RefreshToken.revoked_at.is_(None))
         .values(revoked_at=clock.now())
     )
-
-
-def user_id_from_access_token(*, settings: Settings, token: str) -> int:
-    """The user an access token was issued to, if its signature and claims hold."""
-    try:
-        claims = security.decode_access_token(
-            token,
-            secret=settings.jwt_secret,
-            issuer=settings.jwt_issuer,
-            audience=settings.jwt_audience,
-        )
-    except security.InvalidTokenError:
-        raise Unauthorized("Invalid or expired access token", error="invalid_token") from None
-    return claims.user_id
-
-
-async def principal_for_user(*, session: AsyncSession, user_id: int) -> Principal:
-    user = await session.get(User, user_id)
-    if user is None or not user.is_active:
-        raise Unauthorized("Invalid or expired access token", error="invalid_token")
-    return Principal(user=user)
 
 
 # --- passwords ----------------------------------------------------------------------------

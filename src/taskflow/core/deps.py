@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Coroutine
 from typing import Annotated, Any
 
-from fastapi import APIRouter, BackgroundTasks, Depends
+from fastapi import APIRouter, BackgroundTasks, Depends, Header
 from fastapi.routing import APIRoute
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
@@ -94,6 +94,11 @@ def created_location(request: Request, resource_id: int) -> str:
     return str(url.replace(path=f"{url.path.rstrip('/')}/{resource_id}", query=""))
 
 
+# The ETag a write is based on; the write fails with 412 when the resource has moved on.
+IfMatch = Annotated[
+    str | None,
+    Header(max_length=1024, description="An ETag from a GET; the write fails with 412 if stale"),
+]
 SessionDep = Annotated[AsyncSession, Depends(request_session)]
 SettingsDep = Annotated[Settings, Depends(app_settings)]
 HasherDep = Annotated[PasswordHasher, Depends(password_hasher)]

@@ -4,21 +4,17 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Header, Path
+from fastapi import Depends, Path
 
-from taskflow.auth.dependencies import get_principal
-from taskflow.auth.principal import Principal
 from taskflow.core.db import RowLock
 from taskflow.core.deps import SessionDep
 from taskflow.core.types import MAX_ID
+from taskflow.identity.dependencies import get_principal
+from taskflow.identity.principal import Principal
 from taskflow.projects import service
 from taskflow.projects.policy import ProjectAccess
 
 ProjectId = Annotated[int, Path(ge=1, le=MAX_ID)]
-IfMatch = Annotated[
-    str | None,
-    Header(max_length=1024, description="An ETag from a GET; the write fails with 412 if stale"),
-]
 
 
 async def project_access(

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from taskflow.auth.principal import Principal
 from taskflow.core.errors import Conflict, Forbidden, NotFound
+from taskflow.identity.principal import Principal
 from taskflow.projects.models import Project
 
 

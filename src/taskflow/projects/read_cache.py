@@ -13,8 +13,8 @@ from collections.abc import Iterable
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from taskflow.auth.principal import Principal
 from taskflow.core.cache import Cache
+from taskflow.identity.principal import Principal
 from taskflow.projects.service import access_subquery_for, viewer
 
 # Administrators depend on the counter of every change instead of on each project's.

@@ -21,16 +21,15 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload
-from sqlalchemy.orm.exc import StaleDataError
 
 from taskflow.audit import service as audit
 from taskflow.audit.models import AuditEvent
-from taskflow.auth.principal import Principal
 from taskflow.core.cache import touch
 from taskflow.core.db import BigIntId, RowLock, lock_rows, locked
-from taskflow.core.errors import Conflict, NotFound, PreconditionFailed, UnprocessableEntity
-from taskflow.core.etag import check_if_match
+from taskflow.core.errors import Conflict, NotFound, UnprocessableEntity
+from taskflow.core.etag import check_if_match, flush_versioned
 from taskflow.core.pagination import Page, sort_clauses
+from taskflow.identity.principal import Principal
 from taskflow.projects.models import MemberRole, Project, ProjectMember
 from taskflow.projects.policy import ProjectAccess, ProjectNotFound, ProjectRole
 from taskflow.tasks.models import Task
@@ -189,17 +188,6 @@ async def create_project(
     await session.flush()
     touch(session, users=[principal.user.id])
     return ProjectAccess(project=project, role=ProjectRole.OWNER)
-
-
-CHANGED_MEANWHILE = "The resource was changed by another request; read it again"
-
-
-async def flush_versioned(session: AsyncSession) -> None:
-    """Flush; a row changed by someone else since it was read is a failed precondition."""
-    try:
-        await session.flush()
-    except StaleDataError:
-        raise PreconditionFailed(CHANGED_MEANWHILE) from None
 
 
 async def update_project(

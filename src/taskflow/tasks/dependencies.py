@@ -6,11 +6,11 @@ from typing import Annotated
 
 from fastapi import Depends, Path
 
-from taskflow.auth.dependencies import get_principal_from_cache
-from taskflow.auth.principal import Principal
 from taskflow.core.db import RowLock
 from taskflow.core.deps import SessionDep
 from taskflow.core.types import MAX_ID
+from taskflow.identity.dependencies import get_principal_from_cache
+from taskflow.identity.principal import Principal
 from taskflow.tasks import service
 from taskflow.tasks.service import TaskAccess
 

@@ -8,10 +8,8 @@ from pydantic import TypeAdapter
 from starlette.requests import Request
 from starlette.responses import Response
 
-from taskflow.auth.dependencies import authorized
-from taskflow.auth.principal import Principal, Scope
 from taskflow.core.cache import answer, cached_answer, cached_read, read_cache
-from taskflow.core.deps import DomainRouter, SessionDep, created_location
+from taskflow.core.deps import DomainRouter, IfMatch, SessionDep, created_location
 from taskflow.core.errors import error_responses
 from taskflow.core.etag import etag
 from taskflow.core.idempotency import CREATED_HEADERS_DOC, ETAG_HEADER_DOC, IdempotencyDep
@@ -21,8 +19,9 @@ from taskflow.core.pagination import (
     keyset_page_params,
     set_keyset_page_headers,
 )
+from taskflow.identity.dependencies import authorized
+from taskflow.identity.principal import Principal, Scope
 from taskflow.projects import read_cache as read_generations
-from taskflow.projects.dependencies import IfMatch
 from taskflow.tasks import service
 from taskflow.tasks.dependencies import LockedTask, TaskId
 from taskflow.tasks.models import Task

@@ -26,7 +26,6 @@ from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import aliased, contains_eager, joinedload
 
-from taskflow.auth.principal import Principal
 from taskflow.core import clock
 from taskflow.core.cache import touch
 from taskflow.core.db import (
@@ -44,7 +43,7 @@ from taskflow.core.errors import (
     PreconditionFailed,
     UnprocessableEntity,
 )
-from taskflow.core.etag import check_if_match
+from taskflow.core.etag import CHANGED_MEANWHILE, check_if_match, flush_versioned
 from taskflow.core.pagination import (
     Cursor,
     KeysetPage,
@@ -52,6 +51,7 @@ from taskflow.core.pagination import (
     decode_cursor,
     sort_clauses,
 )
+from taskflow.identity.principal import Principal
 from taskflow.projects import service as projects_service
 from taskflow.projects.models import Project, ProjectMember
 from taskflow.projects.policy import (
@@ -638,7 +638,7 @@ async def create_task(
             break
         await _refuse_create(session, connection, principal, project_id, assignee_id)
     else:
-        raise Conflict(projects_service.CHANGED_MEANWHILE)
+        raise Conflict(CHANGED_MEANWHILE)
     touch(session, projects=[project_id])
     return {
         **values,
@@ -731,7 +731,7 @@ class TaskChangedMeanwhile(PreconditionFailed):
     """The task changed between the read a change was based on and its UPDATE."""
 
     def __init__(self) -> None:
-        super().__init__(projects_service.CHANGED_MEANWHILE)
+        super().__init__(CHANGED_MEANWHILE)
 
 
 async def change_task(
@@ -808,7 +808,7 @@ async def delete_task(*, session: AsyncSession, access: TaskAccess, if_match: st
     ensure_can_write_tasks(access.project_access)
     check_if_match(if_match, access.task.version)
     await session.delete(access.task)
-    await projects_service.flush_versioned(session)
+    await flush_versioned(session)
     touch(session, projects=[access.task.project_id])
 
 
@@ -930,6 +930,6 @@ async def move_task(
         task.assignee = None
     source_id = task.project_id
     task.project = target.project
-    await projects_service.flush_versioned(session)
+    await flush_versioned(session)
     touch(session, projects=[source_id, target.project.id])
     return task

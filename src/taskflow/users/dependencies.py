@@ -4,10 +4,10 @@ from typing import Annotated
 
 from fastapi import Depends, Path
 
-from taskflow.auth.dependencies import get_principal
-from taskflow.auth.principal import Principal
 from taskflow.core.deps import SessionDep
 from taskflow.core.types import MAX_ID
+from taskflow.identity.dependencies import get_principal
+from taskflow.identity.principal import Principal
 from taskflow.users import policy, service
 from taskflow.users.models import User
 

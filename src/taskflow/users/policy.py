@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Set
 
-from taskflow.auth.principal import Principal
 from taskflow.core.errors import Forbidden, NotFound
+from taskflow.identity.principal import Principal
 from taskflow.users.models import Role, User
 
 ADMIN_ONLY_FIELDS = frozenset({"role", "is_active"})

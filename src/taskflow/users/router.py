@@ -6,13 +6,13 @@ from fastapi import Depends, status
 from starlette.requests import Request
 from starlette.responses import Response
 
-from taskflow.auth.dependencies import authorized
-from taskflow.auth.principal import Principal, Scope
 from taskflow.core.deps import DomainRouter, HasherDep, MailerDep, SessionDep, SettingsDep
 from taskflow.core.errors import error_responses
 from taskflow.core.idempotency import LOCATION_DOC
 from taskflow.core.pagination import PAGE_HEADERS_DOC, Page, page_params, set_page_headers
 from taskflow.core.types import SearchQuery
+from taskflow.identity.dependencies import authorized
+from taskflow.identity.principal import Principal, Scope
 from taskflow.users import service
 from taskflow.users.dependencies import VisibleUser
 from taskflow.users.schemas import AdminUserCreate, AdminUserUpdate, ProfileUpdate, UserRead

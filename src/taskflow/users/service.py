@@ -12,14 +12,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from taskflow.audit import service as audit
 from taskflow.audit.models import AuditEvent
 from taskflow.auth import service as auth_service
-from taskflow.auth.policy import SessionRequired
-from taskflow.auth.principal import Principal
 from taskflow.config import Settings
 from taskflow.core.cache import touch
 from taskflow.core.email import Mailer
 from taskflow.core.errors import Conflict
 from taskflow.core.pagination import Page
 from taskflow.core.security import PasswordHasher
+from taskflow.identity.policy import SessionRequired
+from taskflow.identity.principal import Principal
 from taskflow.projects import service as projects_service
 from taskflow.users import policy
 from taskflow.users.models import Role, User, normalise_email

@@ -14,9 +14,9 @@ from httpx import AsyncClient, Response
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from taskflow.auth.principal import Principal
 from taskflow.core.errors import PreconditionFailed
 from taskflow.core.idempotency import IdempotencyRecord
+from taskflow.identity.principal import Principal
 from taskflow.tasks import service as tasks_service
 from taskflow.tasks.models import Task
 from taskflow.users.models import User

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from taskflow.auth.principal import Principal, Scope
 from taskflow.core.errors import Forbidden
+from taskflow.identity.principal import Principal, Scope
 
 
 class InsufficientScope(Forbidden):

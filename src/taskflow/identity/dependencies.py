@@ -10,21 +10,19 @@ from fastapi.security import APIKeyHeader, OAuth2PasswordBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 
-from taskflow.api_keys import service as api_keys_service
-from taskflow.auth import policy
-from taskflow.auth import service as auth_service
-from taskflow.auth.principal import (
-    Principal,
-    Scope,
-    principal_from_snapshot,
-    principal_snapshot,
-)
 from taskflow.core import security
 from taskflow.core.cache import Cache, read_key, remember_lookup
 from taskflow.core.db import request_session
 from taskflow.core.errors import Unauthorized
 from taskflow.core.openapi import SecurityDoc
 from taskflow.core.ratelimit import Quota, RateLimiter, WindowHit, apply_quota, enforce
+from taskflow.identity import credentials, policy
+from taskflow.identity.principal import (
+    Principal,
+    Scope,
+    principal_from_snapshot,
+    principal_snapshot,
+)
 
 oauth2_scheme = OAuth2PasswordBearer(
     tokenUrl="/api/v1/auth/token",
@@ -89,7 +87,7 @@ async def _find_principal(request: Request, *, from_cache: bool) -> Principal:
     limiter: RateLimiter = state.rate_limiter
     if bearer_token:
         credential = _Credential.for_user(
-            auth_service.user_id_from_access_token(settings=state.settings, token=bearer_token)
+            credentials.user_id_from_access_token(settings=state.settings, token=bearer_token)
         )
     elif api_key:
         credential = _Credential.for_key(security.hash_token(api_key))
@@ -161,7 +159,7 @@ async def _from_cache(
         return None, quota
     principal = principal_from_snapshot(values[0])
     if credential.key_hash is not None:
-        api_keys_service.ensure_key_usable(principal)
+        credentials.ensure_key_usable(principal)
     return principal, quota
 
 
@@ -171,17 +169,17 @@ async def _from_database(
     """Load the principal; with a cache, also cache it, under the counters read before
     loading."""
     if credential.key_hash is not None:
-        user_id = await api_keys_service.owner_of_key(session=session, key_hash=credential.key_hash)
+        user_id = await credentials.owner_of_key(session=session, key_hash=credential.key_hash)
     else:
         assert credential.user_id is not None  # noqa: S101 - a credential is a user or a key
         user_id = credential.user_id
     generations = await cache.generations([cache.auth_generation(user_id)]) if cache else None
     if credential.key_hash is not None:
-        principal = await api_keys_service.principal_from_key(
+        principal = await credentials.principal_from_key(
             session=session, key_hash=credential.key_hash
         )
     else:
-        principal = await auth_service.principal_for_user(session=session, user_id=user_id)
+        principal = await credentials.principal_for_user(session=session, user_id=user_id)
     if cache is not None and generations is not None:
         await cache.store(
             cache.key(credential.cache_key), principal_snapshot(principal), generations
