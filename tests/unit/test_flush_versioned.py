@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy.orm.exc import StaleDataError
 
 from taskflow.core.errors import PreconditionFailed
-from taskflow.projects.service import flush_versioned
+from taskflow.core.etag import flush_versioned
 
 
 class _StaleSession:
