@@ -10,24 +10,6 @@ from taskflow.core import clock
 from taskflow.core.db import Base, BigIntId
 
 
-class RefreshToken(Base):
-    """One refresh token of a login family; only its SHA-256 is kept."""
-
-    __tablename__ = "refresh_tokens"
-
-    id: Mapped[int] = mapped_column(BigIntId, primary_key=True)
-    user_id: Mapped[int] = mapped_column(
-        BigIntId, ForeignKey("users.id", ondelete="CASCADE"), index=True
-    )
-    # Every token rotated from one login shares the family; reuse revokes the family.
-    family_id: Mapped[str] = mapped_column(String(32), index=True)
-    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    expires_at: Mapped[datetime]
-    used_at: Mapped[datetime | None] = mapped_column(default=None)
-    revoked_at: Mapped[datetime | None] = mapped_column(default=None)
-    created_at: Mapped[datetime] = mapped_column(default=clock.now)
-
-
 class TokenPurpose(StrEnum):
     PASSWORD_RESET = "password_reset"  # noqa: S105 - a purpose name, not a secret
     EMAIL_VERIFICATION = "email_verification"
