@@ -14,11 +14,11 @@ from sqlalchemy import select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from taskflow.auth.service import logins, passwords, verification
-from taskflow.auth.service.one_time_tokens import InvalidOneTimeToken
 from taskflow.config import Settings
 from taskflow.core.errors import AppError
 from taskflow.core.security import PasswordHasher
 from taskflow.users.models import RefreshToken, User
+from taskflow.users.one_time_tokens import InvalidOneTimeToken
 from tests.factories import DEFAULT_PASSWORD, UserFactory, unique_email
 from tests.support.mailbox import Mailbox
 

@@ -11,7 +11,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from taskflow.audit import service as audit
 from taskflow.audit.models import AuditEvent
-from taskflow.auth.service.verification import send_verification
 from taskflow.config import Settings
 from taskflow.core.cache import touch
 from taskflow.core.email import Mailer
@@ -24,6 +23,7 @@ from taskflow.projects import service as projects_service
 from taskflow.users import policy
 from taskflow.users.models import Role, User, normalise_email
 from taskflow.users.sessions import revoke_all_sessions
+from taskflow.users.verification import send_verification
 
 
 class EmailTaken(Conflict):

@@ -2,23 +2,25 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from taskflow.audit import service as audit
 from taskflow.audit.models import AuditEvent
-from taskflow.auth.models import TokenPurpose
-from taskflow.auth.service.one_time_tokens import (
-    InvalidOneTimeToken,
-    consume_one_time_token,
-    email_one_time_token,
-)
+from taskflow.auth.emails import password_reset_email
 from taskflow.config import Settings
 from taskflow.core.cache import touch
 from taskflow.core.email import Mailer
 from taskflow.core.errors import BadRequest
 from taskflow.core.security import PasswordHasher
-from taskflow.users.models import User, normalise_email
+from taskflow.users.models import TokenPurpose, User, normalise_email
+from taskflow.users.one_time_tokens import (
+    InvalidOneTimeToken,
+    consume_one_time_token,
+    issue_one_time_token,
+)
 from taskflow.users.sessions import revoke_all_sessions
 
 
@@ -67,7 +69,16 @@ async def request_password_reset(
             details={"email": normalise_email(email), "sent": False},
         )
         return
-    await email_one_time_token(session, settings, mailer, user, TokenPurpose.PASSWORD_RESET)
+    token = await issue_one_time_token(
+        session,
+        user=user,
+        purpose=TokenPurpose.PASSWORD_RESET,
+        lifetime=timedelta(minutes=settings.password_reset_expire_minutes),
+    )
+    reset_email = password_reset_email(
+        settings=settings, to=user.email, full_name=user.full_name, token=token
+    )
+    mailer.queue(reset_email)
     audit.record(
         session,
         AuditEvent.PASSWORD_RESET_REQUESTED,

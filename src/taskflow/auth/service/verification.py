@@ -1,4 +1,4 @@
-"""Email verification: the emailed link, sending it again, and following it."""
+"""Email verification: sending the link again, and following it (users sends the first)."""
 
 from __future__ import annotations
 
@@ -6,28 +6,18 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from taskflow.audit import service as audit
 from taskflow.audit.models import AuditEvent
-from taskflow.auth.models import TokenPurpose
-from taskflow.auth.service.one_time_tokens import (
-    InvalidOneTimeToken,
-    consume_one_time_token,
-    email_one_time_token,
-)
 from taskflow.config import Settings
 from taskflow.core.cache import touch
 from taskflow.core.email import Mailer
 from taskflow.core.errors import Conflict
-from taskflow.users.models import User
+from taskflow.users.models import TokenPurpose, User
+from taskflow.users.one_time_tokens import InvalidOneTimeToken, consume_one_time_token
+from taskflow.users.verification import send_verification
 
 
 class AlreadyVerified(Conflict):
     error = "already_verified"
     detail = "Email address is already verified"
-
-
-async def send_verification(
-    *, session: AsyncSession, settings: Settings, mailer: Mailer, user: User
-) -> None:
-    await email_one_time_token(session, settings, mailer, user, TokenPurpose.EMAIL_VERIFICATION)
 
 
 async def resend_verification(

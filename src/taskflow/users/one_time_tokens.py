@@ -1,4 +1,6 @@
-"""Emailed single-use tokens (password reset, email verification), kept only as hashes."""
+"""Emailed single-use tokens of an account (email verification, password reset), kept only
+as hashes. Issuing one of a purpose makes the earlier unused ones of that purpose stop
+working; spending one checks its purpose and its expiry."""
 
 from __future__ import annotations
 
@@ -8,13 +10,9 @@ from datetime import timedelta
 from sqlalchemy import delete, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from taskflow.auth import emails
-from taskflow.auth.models import OneTimeToken, TokenPurpose
-from taskflow.config import Settings
 from taskflow.core import clock, security
-from taskflow.core.email import Mailer
 from taskflow.core.errors import BadRequest
-from taskflow.users.models import User
+from taskflow.users.models import OneTimeToken, TokenPurpose, User
 
 
 class InvalidOneTimeToken(BadRequest):
@@ -30,33 +28,11 @@ class ConsumedToken:
     email: str | None
 
 
-def _token_lifetime(settings: Settings, purpose: TokenPurpose) -> timedelta:
-    if purpose is TokenPurpose.PASSWORD_RESET:
-        return timedelta(minutes=settings.password_reset_expire_minutes)
-    return timedelta(hours=settings.email_verification_expire_hours)
-
-
-_COMPOSERS = {
-    TokenPurpose.PASSWORD_RESET: emails.password_reset_email,
-    TokenPurpose.EMAIL_VERIFICATION: emails.verification_email,
-}
-
-
-async def email_one_time_token(
-    session: AsyncSession, settings: Settings, mailer: Mailer, user: User, purpose: TokenPurpose
-) -> None:
-    """Issue a token of this purpose and queue the email that carries its link."""
-    token = await _issue_one_time_token(
-        session, user=user, purpose=purpose, lifetime=_token_lifetime(settings, purpose)
-    )
-    compose = _COMPOSERS[purpose]
-    mailer.queue(compose(settings=settings, to=user.email, full_name=user.full_name, token=token))
-
-
-async def _issue_one_time_token(
+async def issue_one_time_token(
     session: AsyncSession, *, user: User, purpose: TokenPurpose, lifetime: timedelta
 ) -> str:
-    """A new emailed token; earlier unused ones of the same purpose stop working."""
+    """A new token for an email to `user`; earlier unused ones of the same purpose stop
+    working."""
     await session.execute(
         delete(OneTimeToken).where(
             OneTimeToken.user_id == user.id,
