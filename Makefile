@@ -13,7 +13,7 @@ help:
 	@echo "make run        install, migrate and serve on http://$(HOST):$(PORT) (SQLite by default)"
 	@echo "make test       install dev tools and run the whole suite with coverage"
 	@echo "make browser    install Debian's chromium for the browser tests, if it is missing"
-	@echo "make lint       ruff check, ruff format --check and mypy --strict"
+	@echo "make lint       ruff check, ruff format --check, mypy --strict and the import layers"
 	@echo "make format     ruff format and ruff check --fix"
 	@echo "make openapi    write openapi.json from the code (commit it with API changes)"
 	@echo "make fuzz       Schemathesis, every phase, against a live server on PostgreSQL"
@@ -64,6 +64,7 @@ lint: dev
 	$(BIN)/ruff check src tests scripts benchmarks
 	$(BIN)/ruff format --check src tests scripts benchmarks
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 typecheck: dev
 	$(BIN)/mypy
@@ -95,4 +96,4 @@ format: dev
 	$(BIN)/ruff check --fix src tests scripts benchmarks
 
 clean:
-	rm -rf $(VENV) mutants .pytest_cache .mypy_cache .ruff_cache .coverage .coverage.* htmlcov
+	rm -rf $(VENV) mutants .pytest_cache .mypy_cache .ruff_cache .import_linter_cache .coverage .coverage.* htmlcov

@@ -40,13 +40,12 @@ from taskflow.core.middleware import (
     EnvelopeCORSMiddleware,
     HostPatterns,
     RequestContextMiddleware,
-    SecurityHeaders,
     TrustedHostMiddleware,
-    docs_content_security_policy,
 )
 from taskflow.core.ratelimit import RateLimiter
 from taskflow.core.redis import RedisGuard, create_redis
 from taskflow.core.security import PasswordHasher
+from taskflow.core.security_headers import SecurityHeaders, docs_content_security_policy
 from taskflow.health.router import router as health_router
 from taskflow.identity.dependencies import OPENAPI_SECURITY
 from taskflow.projects.router import router as projects_router

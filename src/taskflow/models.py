@@ -2,12 +2,11 @@
 
 from taskflow.api_keys.models import ApiKey
 from taskflow.audit.models import AuditEntry
-from taskflow.auth.models import OneTimeToken, RefreshToken
 from taskflow.core.db import Base
 from taskflow.core.idempotency import IdempotencyRecord
 from taskflow.projects.models import Project, ProjectMember
 from taskflow.tasks.models import Task
-from taskflow.users.models import User
+from taskflow.users.models import OneTimeToken, RefreshToken, User
 
 __all__ = [
     "ApiKey",

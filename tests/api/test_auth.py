@@ -17,10 +17,9 @@ from pwdlib.hashers.argon2 import Argon2Hasher
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from taskflow.auth.models import OneTimeToken, RefreshToken, TokenPurpose
 from taskflow.config import Settings
 from taskflow.core import security
-from taskflow.users.models import User
+from taskflow.users.models import OneTimeToken, RefreshToken, TokenPurpose, User
 from tests.factories import DEFAULT_PASSWORD, UserFactory, unique_email
 from tests.support.mailbox import Mailbox
 

@@ -13,12 +13,12 @@ from httpx import AsyncClient
 from sqlalchemy import select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from taskflow.auth import service
-from taskflow.auth.models import RefreshToken
+from taskflow.auth.service import logins, passwords, verification
 from taskflow.config import Settings
 from taskflow.core.errors import AppError
 from taskflow.core.security import PasswordHasher
-from taskflow.users.models import User
+from taskflow.users.models import RefreshToken, User
+from taskflow.users.one_time_tokens import InvalidOneTimeToken
 from tests.factories import DEFAULT_PASSWORD, UserFactory, unique_email
 from tests.support.mailbox import Mailbox
 
@@ -93,17 +93,17 @@ async def test_a_refresh_racing_an_uncommitted_rotation_is_refused(
 ) -> None:
     user = await users()
     async with sessionmaker() as session:
-        pair = await service.issue_tokens(session=session, settings=settings, user=user)
+        pair = await logins.issue_tokens(session=session, settings=settings, user=user)
         await session.commit()
 
     async with sessionmaker() as first, sessionmaker() as second:
-        rotated = await service.rotate_refresh_token(
+        rotated = await logins.rotate_refresh_token(
             session=first, settings=settings, refresh_token=pair.refresh_token
         )
         racing = await race_behind_a_row_lock(
             sessionmaker,
             first,
-            service.rotate_refresh_token(
+            logins.rotate_refresh_token(
                 session=second, settings=settings, refresh_token=pair.refresh_token
             ),
         )
@@ -159,17 +159,17 @@ async def test_a_reset_racing_an_uncommitted_reset_with_the_same_token_is_refuse
     hasher: PasswordHasher = app.state.hasher
 
     async with sessionmaker() as first, sessionmaker() as second:
-        await service.confirm_password_reset(
+        await passwords.confirm_password_reset(
             session=first, hasher=hasher, token=token, new_password=NEW_PASSWORD
         )
         racing = await race_behind_a_row_lock(
             sessionmaker,
             first,
-            service.confirm_password_reset(
+            passwords.confirm_password_reset(
                 session=second, hasher=hasher, token=token, new_password="loser-pass-99"
             ),
         )
-        with pytest.raises(service.InvalidOneTimeToken):
+        with pytest.raises(InvalidOneTimeToken):
             await racing
         await second.rollback()
 
@@ -201,8 +201,8 @@ async def test_a_verification_token_verifies_only_the_address_it_was_sent_to(
         await session.commit()
 
     async with sessionmaker() as session:
-        with pytest.raises(service.InvalidOneTimeToken):
-            await service.verify_email(session=session, token=token)
+        with pytest.raises(InvalidOneTimeToken):
+            await verification.verify_email(session=session, token=token)
         await session.rollback()
 
     async with sessionmaker() as session:

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from taskflow.auth import principal as principal_module
+from taskflow.identity import principal as principal_module
 from taskflow.identity.principal import Principal, principal_from_snapshot, principal_snapshot
 from taskflow.users.models import User
 

@@ -1,15 +1,9 @@
-"""The messages the auth flows send; links point at the front end."""
+"""The message the password reset flow sends; its link points at the front end."""
 
 from __future__ import annotations
 
-from urllib.parse import urlencode
-
 from taskflow.config import Settings
-from taskflow.core.email import OutgoingEmail
-
-
-def _link(settings: Settings, path: str, token: str) -> str:
-    return f"{settings.frontend_base}/{path}?{urlencode({'token': token})}"
+from taskflow.core.email import OutgoingEmail, frontend_link
 
 
 def password_reset_email(
@@ -23,20 +17,7 @@ def password_reset_email(
             f"Hello {full_name},\n\n"
             "Someone asked to reset the password of your TaskFlow account. To choose a new one,"
             f" open this link within {minutes} minutes:\n\n"
-            f"{_link(settings, 'reset-password', token)}\n\n"
+            f"{frontend_link(settings, 'reset-password', token)}\n\n"
             "If it was not you, ignore this message; your password stays as it is.\n"
-        ),
-    )
-
-
-def verification_email(*, settings: Settings, to: str, full_name: str, token: str) -> OutgoingEmail:
-    return OutgoingEmail(
-        to=to,
-        subject="Confirm your TaskFlow email address",
-        body=(
-            f"Hello {full_name},\n\n"
-            "Please confirm that this address belongs to your TaskFlow account by opening:\n\n"
-            f"{_link(settings, 'verify-email', token)}\n\n"
-            f"The link works for {settings.email_verification_expire_hours} hours.\n"
         ),
     )

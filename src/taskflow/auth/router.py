@@ -7,7 +7,6 @@ from fastapi.security import OAuth2PasswordRequestForm
 from starlette.requests import Request
 from starlette.responses import Response
 
-from taskflow.auth import service
 from taskflow.auth.schemas import (
     ChangePasswordRequest,
     LoginRequest,
@@ -18,6 +17,7 @@ from taskflow.auth.schemas import (
     TokenResponse,
     VerifyEmailRequest,
 )
+from taskflow.auth.service import logins, passwords, verification
 from taskflow.core.deps import DomainRouter, HasherDep, MailerDep, SessionDep, SettingsDep
 from taskflow.core.errors import error_responses
 from taskflow.core.idempotency import LOCATION_DOC
@@ -29,7 +29,7 @@ from taskflow.users.schemas import UserCreate, UserRead
 router = DomainRouter(prefix="/auth", tags=["auth"])
 
 
-def _token_response(pair: service.TokenPair) -> TokenResponse:
+def _token_response(pair: logins.TokenPair) -> TokenResponse:
     return TokenResponse(
         access_token=pair.access_token, refresh_token=pair.refresh_token, expires_in=pair.expires_in
     )
@@ -68,12 +68,10 @@ async def register(
 async def _login(
     session: SessionDep, hasher: HasherDep, settings: SettingsDep, email: str, password: str
 ) -> TokenResponse:
-    user = await service.authenticate(
+    user = await logins.authenticate(
         session=session, hasher=hasher, settings=settings, email=email, password=password
     )
-    return _token_response(
-        await service.issue_tokens(session=session, settings=settings, user=user)
-    )
+    return _token_response(await logins.issue_tokens(session=session, settings=settings, user=user))
 
 
 @router.post(
@@ -114,7 +112,7 @@ async def login_with_form(
 async def refresh_tokens(
     body: RefreshRequest, session: SessionDep, settings: SettingsDep
 ) -> TokenResponse:
-    pair = await service.rotate_refresh_token(
+    pair = await logins.rotate_refresh_token(
         session=session, settings=settings, refresh_token=body.refresh_token
     )
     return _token_response(pair)
@@ -127,7 +125,7 @@ async def refresh_tokens(
     summary="End the login a refresh token belongs to",
 )
 async def logout(body: RefreshRequest, session: SessionDep) -> None:
-    await service.logout(session=session, refresh_token=body.refresh_token)
+    await logins.logout(session=session, refresh_token=body.refresh_token)
 
 
 @router.post(
@@ -142,7 +140,7 @@ async def change_password(
     session: SessionDep,
     hasher: HasherDep,
 ) -> None:
-    await service.change_password(
+    await passwords.change_password(
         session=session,
         hasher=hasher,
         user=principal.user,
@@ -162,7 +160,7 @@ async def change_password(
 async def request_password_reset(
     body: PasswordResetRequest, session: SessionDep, settings: SettingsDep, mailer: MailerDep
 ) -> PasswordResetAccepted:
-    await service.request_password_reset(
+    await passwords.request_password_reset(
         session=session, settings=settings, mailer=mailer, email=body.email
     )
     return PasswordResetAccepted()
@@ -177,7 +175,7 @@ async def request_password_reset(
 async def confirm_password_reset(
     body: PasswordResetConfirm, session: SessionDep, hasher: HasherDep
 ) -> None:
-    await service.confirm_password_reset(
+    await passwords.confirm_password_reset(
         session=session, hasher=hasher, token=body.token, new_password=body.new_password
     )
 
@@ -189,7 +187,7 @@ async def confirm_password_reset(
     summary="Confirm an email address with an emailed token",
 )
 async def verify_email(body: VerifyEmailRequest, session: SessionDep) -> None:
-    await service.verify_email(session=session, token=body.token)
+    await verification.verify_email(session=session, token=body.token)
 
 
 @router.post(
@@ -204,6 +202,6 @@ async def resend_verification(
     settings: SettingsDep,
     mailer: MailerDep,
 ) -> None:
-    await service.resend_verification(
+    await verification.resend_verification(
         session=session, settings=settings, mailer=mailer, user=principal.user
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from email.message import EmailMessage
 from typing import Protocol
+from urllib.parse import urlencode
 
 import aiosmtplib
 import structlog
@@ -20,6 +21,11 @@ class OutgoingEmail:
     to: str
     subject: str
     body: str
+
+
+def frontend_link(settings: Settings, path: str, token: str) -> str:
+    """The front end's page at `path` with `token` in its query: what an emailed link opens."""
+    return f"{settings.frontend_base}/{path}?{urlencode({'token': token})}"
 
 
 class EmailSender(Protocol):

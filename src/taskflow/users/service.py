@@ -11,7 +11,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from taskflow.audit import service as audit
 from taskflow.audit.models import AuditEvent
-from taskflow.auth import service as auth_service
 from taskflow.config import Settings
 from taskflow.core.cache import touch
 from taskflow.core.email import Mailer
@@ -23,6 +22,8 @@ from taskflow.identity.principal import Principal
 from taskflow.projects import service as projects_service
 from taskflow.users import policy
 from taskflow.users.models import Role, User, normalise_email
+from taskflow.users.sessions import revoke_all_sessions
+from taskflow.users.verification import send_verification
 
 
 class EmailTaken(Conflict):
@@ -81,9 +82,7 @@ async def create_user(
     session.add(user)
     await _flush_unique_email(session)
     if not verified:
-        await auth_service.send_verification(
-            session=session, settings=settings, mailer=mailer, user=user
-        )
+        await send_verification(session=session, settings=settings, mailer=mailer, user=user)
     return user
 
 
@@ -143,9 +142,7 @@ async def update_user(
     if was_active and not user.is_active:
         await _ended(session, principal, user)
     if email_changed:
-        await auth_service.send_verification(
-            session=session, settings=settings, mailer=mailer, user=user
-        )
+        await send_verification(session=session, settings=settings, mailer=mailer, user=user)
     return user
 
 
@@ -170,7 +167,7 @@ async def _deactivate(session: AsyncSession, principal: Principal, user: User) -
 
 
 async def _ended(session: AsyncSession, principal: Principal, user: User) -> None:
-    await auth_service.revoke_all_sessions(session=session, user_id=user.id)
+    await revoke_all_sessions(session=session, user_id=user.id)
     audit.record(
         session, AuditEvent.USER_DEACTIVATED, actor_id=principal.user.id, subject_user_id=user.id
     )

@@ -1,4 +1,4 @@
-"""Login, token rotation, lockout, password changes and emailed one-time tokens."""
+"""Logging in: credentials and lockout, then refresh token rotation and logout."""
 
 from __future__ import annotations
 
@@ -6,21 +6,19 @@ import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import ColumnElement, delete, select, update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from taskflow.audit import service as audit
 from taskflow.audit.models import AuditEvent
-from taskflow.auth import emails
-from taskflow.auth.models import OneTimeToken, RefreshToken, TokenPurpose
 from taskflow.config import Settings
 from taskflow.core import clock, security
 from taskflow.core.cache import touch
-from taskflow.core.email import Mailer
-from taskflow.core.errors import BadRequest, Conflict, Unauthorized
+from taskflow.core.errors import Unauthorized
 from taskflow.core.metrics import LOGINS
 from taskflow.core.security import PasswordHasher
-from taskflow.users.models import User, normalise_email
+from taskflow.users.models import RefreshToken, User, normalise_email
+from taskflow.users.sessions import revoke_login
 
 
 class InvalidCredentials(Unauthorized):
@@ -46,29 +44,11 @@ class RefreshTokenReused(Unauthorized):
     keeps_changes = True  # the revocation of the family must hold
 
 
-class InvalidOneTimeToken(BadRequest):
-    error = "invalid_token"
-    detail = "Invalid, used or expired token"
-
-
-class WrongCurrentPassword(BadRequest):
-    error = "invalid_password"
-    detail = "Current password is incorrect"
-
-
-class AlreadyVerified(Conflict):
-    error = "already_verified"
-    detail = "Email address is already verified"
-
-
 @dataclass(frozen=True, slots=True)
 class TokenPair:
     access_token: str
     refresh_token: str
     expires_in: int
-
-
-# --- sessions -----------------------------------------------------------------------------
 
 
 async def _user_by_email(session: AsyncSession, email: str) -> User | None:
@@ -111,18 +91,6 @@ async def _record_failed_login(session: AsyncSession, user: User, settings: Sett
         )
     )
     return True
-
-
-async def _set_password(
-    session: AsyncSession, hasher: PasswordHasher, user: User, password: str
-) -> None:
-    """A new password also lifts a lockout and ends every session."""
-    user.password_hash = await hasher.hash(password)
-    user.failed_login_count = 0
-    user.locked_until = None
-    await session.flush()
-    touch(session, auth=[user.id])
-    await revoke_all_sessions(session=session, user_id=user.id)
 
 
 async def authenticate(
@@ -226,7 +194,7 @@ async def rotate_refresh_token(
             select(RefreshToken).where(RefreshToken.token_hash == token_hash)
         )
         if known is not None and known.used_at is not None:
-            await _revoke(session, RefreshToken.family_id == known.family_id)
+            await revoke_login(session=session, family_id=known.family_id)
             audit.record(
                 session,
                 AuditEvent.TOKEN_REUSE_DETECTED,
@@ -255,193 +223,7 @@ async def logout(*, session: AsyncSession, refresh_token: str) -> None:
         )
     ).first()
     if login is not None:
-        await _revoke(session, RefreshToken.family_id == login.family_id)
+        await revoke_login(session=session, family_id=login.family_id)
         audit.record(
             session, AuditEvent.LOGOUT, actor_id=login.user_id, subject_user_id=login.user_id
         )
-
-
-async def revoke_all_sessions(*, session: AsyncSession, user_id: int) -> None:
-    await _revoke(session, RefreshToken.user_id == user_id)
-
-
-async def _revoke(session: AsyncSession, condition: ColumnElement[bool]) -> None:
-    await session.execute(
-        update(RefreshToken)
-        .where(condition, RefreshToken.revoked_at.is_(None))
-        .values(revoked_at=clock.now())
-    )
-
-
-# --- passwords ----------------------------------------------------------------------------
-
-
-async def change_password(
-    *,
-    session: AsyncSession,
-    hasher: PasswordHasher,
-    user: User,
-    current_password: str,
-    new_password: str,
-) -> None:
-    if not await hasher.verify(current_password, user.password_hash):
-        raise WrongCurrentPassword()
-    await _set_password(session, hasher, user, new_password)
-    audit.record(session, AuditEvent.PASSWORD_CHANGED, actor_id=user.id, subject_user_id=user.id)
-
-
-async def request_password_reset(
-    *, session: AsyncSession, settings: Settings, mailer: Mailer, email: str
-) -> None:
-    """Email a reset link to an active account; say nothing about whether one exists."""
-    user = await _user_by_email(session, email)
-    if user is None or not user.is_active:
-        audit.record(
-            session,
-            AuditEvent.PASSWORD_RESET_REQUESTED,
-            actor_id=None,
-            subject_user_id=user.id if user else None,
-            details={"email": normalise_email(email), "sent": False},
-        )
-        return
-    await _email_one_time_token(session, settings, mailer, user, TokenPurpose.PASSWORD_RESET)
-    audit.record(
-        session,
-        AuditEvent.PASSWORD_RESET_REQUESTED,
-        actor_id=None,
-        subject_user_id=user.id,
-        details={"sent": True},
-    )
-
-
-async def confirm_password_reset(
-    *, session: AsyncSession, hasher: PasswordHasher, token: str, new_password: str
-) -> User:
-    consumed = await _consume_one_time_token(
-        session, token=token, purpose=TokenPurpose.PASSWORD_RESET
-    )
-    user = await session.get(User, consumed.user_id)
-    if user is None or not user.is_active:
-        raise InvalidOneTimeToken()
-    await _set_password(session, hasher, user, new_password)
-    audit.record(
-        session, AuditEvent.PASSWORD_RESET_COMPLETED, actor_id=user.id, subject_user_id=user.id
-    )
-    return user
-
-
-# --- email verification -------------------------------------------------------------------
-
-
-async def send_verification(
-    *, session: AsyncSession, settings: Settings, mailer: Mailer, user: User
-) -> None:
-    await _email_one_time_token(session, settings, mailer, user, TokenPurpose.EMAIL_VERIFICATION)
-
-
-async def resend_verification(
-    *, session: AsyncSession, settings: Settings, mailer: Mailer, user: User
-) -> None:
-    if user.is_verified:
-        raise AlreadyVerified()
-    await send_verification(session=session, settings=settings, mailer=mailer, user=user)
-
-
-async def verify_email(*, session: AsyncSession, token: str) -> User:
-    consumed = await _consume_one_time_token(
-        session, token=token, purpose=TokenPurpose.EMAIL_VERIFICATION
-    )
-    user = await session.get(User, consumed.user_id)
-    # A link verifies the address it was sent to, not one the account has changed to since.
-    if user is None or not user.is_active or user.email != consumed.email:
-        raise InvalidOneTimeToken()
-    user.is_verified = True
-    await session.flush()
-    touch(session, auth=[user.id])
-    audit.record(
-        session,
-        AuditEvent.EMAIL_VERIFIED,
-        actor_id=user.id,
-        subject_user_id=user.id,
-        details={"email": user.email},
-    )
-    return user
-
-
-# --- one-time tokens ----------------------------------------------------------------------
-
-
-def _token_lifetime(settings: Settings, purpose: TokenPurpose) -> timedelta:
-    if purpose is TokenPurpose.PASSWORD_RESET:
-        return timedelta(minutes=settings.password_reset_expire_minutes)
-    return timedelta(hours=settings.email_verification_expire_hours)
-
-
-_COMPOSERS = {
-    TokenPurpose.PASSWORD_RESET: emails.password_reset_email,
-    TokenPurpose.EMAIL_VERIFICATION: emails.verification_email,
-}
-
-
-async def _email_one_time_token(
-    session: AsyncSession, settings: Settings, mailer: Mailer, user: User, purpose: TokenPurpose
-) -> None:
-    """Issue a token of this purpose and queue the email that carries its link."""
-    token = await _issue_one_time_token(
-        session, user=user, purpose=purpose, lifetime=_token_lifetime(settings, purpose)
-    )
-    compose = _COMPOSERS[purpose]
-    mailer.queue(compose(settings=settings, to=user.email, full_name=user.full_name, token=token))
-
-
-async def _issue_one_time_token(
-    session: AsyncSession, *, user: User, purpose: TokenPurpose, lifetime: timedelta
-) -> str:
-    """A new emailed token; earlier unused ones of the same purpose stop working."""
-    await session.execute(
-        delete(OneTimeToken).where(
-            OneTimeToken.user_id == user.id,
-            OneTimeToken.purpose == purpose.value,
-            OneTimeToken.used_at.is_(None),
-        )
-    )
-    token = security.new_opaque_token()
-    session.add(
-        OneTimeToken(
-            user_id=user.id,
-            purpose=purpose.value,
-            token_hash=security.hash_token(token),
-            email=user.email,
-            expires_at=clock.now() + lifetime,
-        )
-    )
-    await session.flush()
-    return token
-
-
-@dataclass(frozen=True, slots=True)
-class _ConsumedToken:
-    user_id: int
-    email: str | None
-
-
-async def _consume_one_time_token(
-    session: AsyncSession, *, token: str, purpose: TokenPurpose
-) -> _ConsumedToken:
-    now = clock.now()
-    row = (
-        await session.execute(
-            update(OneTimeToken)
-            .where(
-                OneTimeToken.token_hash == security.hash_token(token),
-                OneTimeToken.purpose == purpose.value,
-                OneTimeToken.used_at.is_(None),
-                OneTimeToken.expires_at > now,
-            )
-            .values(used_at=now)
-            .returning(OneTimeToken.user_id, OneTimeToken.email)
-        )
-    ).first()
-    if row is None:
-        raise InvalidOneTimeToken()
-    return _ConsumedToken(user_id=row.user_id, email=row.email)
