@@ -14,13 +14,9 @@ from httpx import AsyncClient, Response
 
 from taskflow.tasks.models import Task
 from tests.factories import DomainFactory
+from tests.support.api import links
 
 TASKS = "/api/v1/tasks"
-LINK = re.compile(r'<([^>]+)>; rel="(next|prev)"')
-
-
-def links(response: Response) -> dict[str, str]:
-    return {rel: url for url, rel in LINK.findall(response.headers.get("Link", ""))}
 
 
 def cursor_of(url: str) -> str:
