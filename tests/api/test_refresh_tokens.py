@@ -5,6 +5,7 @@ from __future__ import annotations
 import time_machine
 from httpx import AsyncClient
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from taskflow.auth.models import RefreshToken
 from taskflow.config import Settings
@@ -111,16 +112,36 @@ async def test_logout_is_204_and_the_refresh_token_stops_working(
 
 
 async def test_logout_ends_the_rotated_tokens_of_that_login(
-    client: AsyncClient, users: UserFactory
+    client: AsyncClient, users: UserFactory, sessionmaker: async_sessionmaker[AsyncSession]
 ) -> None:
     user = await users()
-    first = (await login_ok(client, user.email))["refresh_token"]
-    current = (await refresh(client, first)).json()["refresh_token"]
+    other_login = (await login_ok(client, user.email))["refresh_token"]
+    family = [(await login_ok(client, user.email))["refresh_token"]]
+    for _ in range(2):
+        family.append((await refresh(client, family[-1])).json()["refresh_token"])
+    *rotated, current = family
 
     response = await client.post(f"{AUTH}/logout", json={"refresh_token": current})
 
-    assert response.status_code == 204
-    assert (await refresh(client, current)).status_code == 401
+    assert response.status_code == 204, response.text
+    # Every token of the login is revoked, not only the one presented; read before any
+    # /refresh, since presenting a spent token revokes its family by itself.
+    async with sessionmaker() as session:
+        rows = await session.execute(
+            select(RefreshToken.token_hash, RefreshToken.revoked_at).where(
+                RefreshToken.token_hash.in_([security.hash_token(token) for token in family])
+            )
+        )
+        revoked = dict(rows.all())
+    assert len(revoked) == len(family)
+    assert all(moment is not None for moment in revoked.values()), revoked
+    # Logout ends only that login: another login of the same user still refreshes.
+    assert (await refresh(client, other_login)).status_code == 200
+    # The current token first: a spent one presented first would revoke the family itself.
+    assert_error(await refresh(client, current), 401, "invalid_token")
+    for spent in rotated:
+        # A spent token is answered as reuse whether or not its family was ended already.
+        assert_error(await refresh(client, spent), 401, "token_reuse_detected")
 
 
 # --- exact expiry moments, lockout counting, deactivated accounts --------------------------
