@@ -9,7 +9,7 @@ from httpx import AsyncClient
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tests.factories import DomainFactory
-from tests.support.api import api_key, assert_error
+from tests.support.api import api_key_headers, assert_error
 from tests.support.tasks import TASKS, count_tasks, stored_task
 
 # --- credentials and scopes ----------------------------------------------------------------
@@ -21,7 +21,7 @@ async def test_a_tasks_read_key_lists_and_reads_but_may_not_write(
     owner = await make()
     project = await make.project(owner)
     task = await make.task(project, title="Same")
-    key = {"X-API-Key": await api_key(client, make.headers(owner), "tasks:read")}
+    key = await api_key_headers(client, make.headers(owner), "tasks:read")
 
     listed = await client.get(TASKS, headers=key)
     got = await client.get(f"{TASKS}/{task.id}", headers=key)
@@ -53,7 +53,7 @@ async def test_a_tasks_write_key_creates_changes_and_deletes(
 ) -> None:
     owner = await make()
     project = await make.project(owner)
-    key = {"X-API-Key": await api_key(client, make.headers(owner), "tasks:read", "tasks:write")}
+    key = await api_key_headers(client, make.headers(owner), "tasks:read", "tasks:write")
 
     created = await client.post(TASKS, json={"title": "t", "project_id": project.id}, headers=key)
     task_id = created.json()["id"]
@@ -76,7 +76,7 @@ async def test_a_key_without_task_scopes_may_not_read_tasks(
 ) -> None:
     owner = await make()
     task = await make.task(await make.project(owner))
-    key = {"X-API-Key": await api_key(client, make.headers(owner), "projects:read")}
+    key = await api_key_headers(client, make.headers(owner), "projects:read")
 
     listed = await client.get(TASKS, headers=key)
     got = await client.get(f"{TASKS}/{task.id}", headers=key)

@@ -15,8 +15,7 @@ from httpx import AsyncClient, Response
 from taskflow.tasks.models import Task
 from tests.factories import DomainFactory
 from tests.support.api import links
-
-TASKS = "/api/v1/tasks"
+from tests.support.tasks import TASKS
 
 
 def cursor_of(url: str) -> str:
