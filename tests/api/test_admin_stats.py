@@ -6,9 +6,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import time_machine
-from httpx import AsyncClient, Response
+from httpx import AsyncClient
 
 from tests.factories import DomainFactory
+from tests.support.api import api_key, assert_error
 
 STATS = "/api/v1/admin/stats"
 STATS_FIELDS = {
@@ -21,26 +22,12 @@ STATS_FIELDS = {
 }
 
 
-def assert_error(response: Response, status_code: int, error: str) -> None:
-    assert response.status_code == status_code, response.text
-    assert response.json()["error"] == error
-
-
 async def stats(client: AsyncClient, headers: dict[str, str]) -> dict[str, Any]:
     response = await client.get(STATS, headers=headers)
     assert response.status_code == 200, response.text
     body: dict[str, Any] = response.json()
     assert set(body) == STATS_FIELDS
     return body
-
-
-async def api_key(client: AsyncClient, headers: dict[str, str], *scopes: str) -> str:
-    response = await client.post(
-        "/api/v1/api-keys", json={"name": "stats", "scopes": list(scopes)}, headers=headers
-    )
-    assert response.status_code == 201, response.text
-    key: str = response.json()["key"]
-    return key
 
 
 # --- who may ask --------------------------------------------------------------------------

@@ -8,7 +8,6 @@ import hashlib
 import json
 import re
 from collections.abc import AsyncIterator
-from typing import Any
 
 import pytest
 from fastapi import FastAPI
@@ -17,8 +16,8 @@ from httpx import ASGITransport, AsyncClient, Response
 from taskflow import __version__
 from taskflow.config import ConfigurationError, load_settings
 from tests.factories import DomainFactory, unique_email
+from tests.support.api import assert_error
 
-ERROR_FIELDS = {"detail", "error", "request_id"}
 ALLOWED_ORIGIN = "https://app.example.com"
 SMALL_LIMIT = 1024  # the smallest MAX_BODY_BYTES the settings accept
 API_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
@@ -31,16 +30,6 @@ DOCS_PATHS = [
     "/docs/assets/redoc.standalone.js",
     "/docs/oauth2-redirect",
 ]
-
-
-def assert_envelope(response: Response, status: int, error: str) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith("application/json")
-    body: dict[str, Any] = response.json()
-    assert set(body) == ERROR_FIELDS, body
-    assert body["error"] == error
-    assert body["request_id"] == response.headers["X-Request-ID"]
-    return body
 
 
 def csp_directives(policy: str) -> dict[str, list[str]]:
@@ -68,15 +57,6 @@ class CountingBody:
         for _ in range(self.total):
             self.sent += 1
             yield self.chunk
-
-
-@pytest.fixture
-async def crashing_app(app: FastAPI) -> FastAPI:
-    async def crash() -> None:
-        raise RuntimeError("boom")
-
-    app.add_api_route("/test-crash", crash, methods=["GET"])
-    return app
 
 
 # --- security headers ----------------------------------------------------------------------
@@ -214,7 +194,7 @@ async def test_body_over_the_limit_by_content_length_is_refused_unread(
         headers={"Content-Length": str(64 * 256), "Content-Type": "application/json"},
     )
 
-    body_json = assert_envelope(response, 413, "payload_too_large")
+    body_json = assert_error(response, 413, "payload_too_large")
     assert str(SMALL_LIMIT) in body_json["detail"]
     assert response.headers["Connection"] == "close"
     assert body.sent == 0
@@ -230,7 +210,7 @@ async def test_streamed_body_over_the_limit_stops_at_the_limit(client: AsyncClie
 
     assert response.request.headers.get("Transfer-Encoding") == "chunked"
     assert "Content-Length" not in response.request.headers
-    assert_envelope(response, 413, "payload_too_large")
+    assert_error(response, 413, "payload_too_large")
     assert response.headers["Connection"] == "close"
     # Four chunks reach the limit; the fifth passes it and reading stops there.
     assert body.sent == SMALL_LIMIT // 256 + 1
@@ -273,7 +253,7 @@ async def test_body_of_exactly_the_limit_is_read_and_one_more_byte_is_not(
     )
 
     assert at_limit.status_code in {401, 422}, at_limit.text
-    assert_envelope(over, 413, "payload_too_large")
+    assert_error(over, 413, "payload_too_large")
 
 
 @pytest.mark.settings(max_body_bytes=SMALL_LIMIT, cors_origins=[ALLOWED_ORIGIN])
@@ -284,7 +264,7 @@ async def test_413_carries_cors_headers_so_a_browser_can_read_it(client: AsyncCl
         headers={"Origin": ALLOWED_ORIGIN},
     )
 
-    assert_envelope(response, 413, "payload_too_large")
+    assert_error(response, 413, "payload_too_large")
     assert response.headers["Access-Control-Allow-Origin"] == ALLOWED_ORIGIN
 
 
@@ -380,7 +360,7 @@ async def test_trusted_hosts_are_served(client: AsyncClient, host: str) -> None:
 async def test_other_hosts_get_400_invalid_host(client: AsyncClient, host: str) -> None:
     response = await client.get("/health/live", headers={"Host": host})
 
-    body = assert_envelope(response, 400, "invalid_host")
+    body = assert_error(response, 400, "invalid_host")
     assert isinstance(body["detail"], str)
     assert_security_headers(response)
 
@@ -415,7 +395,7 @@ def test_a_malformed_wildcard_is_a_configuration_error_naming_trusted_hosts(
 async def test_docs_are_off_in_production(client: AsyncClient, path: str) -> None:
     response = await client.get(path)
 
-    assert_envelope(response, 404, "not_found")
+    assert_error(response, 404, "not_found")
 
 
 @pytest.mark.settings(environment="production", docs_enabled=True)
@@ -432,9 +412,9 @@ async def test_docs_disabled_turns_docs_off_in_development(client: AsyncClient) 
     redoc = await client.get("/redoc")
     schema = await client.get("/openapi.json")
 
-    assert_envelope(docs, 404, "not_found")
-    assert_envelope(redoc, 404, "not_found")
-    assert_envelope(schema, 404, "not_found")
+    assert_error(docs, 404, "not_found")
+    assert_error(redoc, 404, "not_found")
+    assert_error(schema, 404, "not_found")
 
 
 # --- the root --------------------------------------------------------------------------------

@@ -20,8 +20,9 @@ from taskflow.config import Settings
 from taskflow.core.metrics import RATE_LIMITED
 from taskflow.main import create_app
 from tests.factories import DomainFactory, unique_email
+from tests.support.api import login
 
-LOGIN = "/api/v1/auth/login"
+WRONG_PASSWORD = "wrong-pass-1"
 
 
 @pytest.fixture(params=["memory", "redis"])
@@ -29,12 +30,6 @@ def settings(request: pytest.FixtureRequest, settings: Settings) -> Settings:
     if request.param == "memory" or settings.redis_url is not None:
         return settings
     return settings.model_copy(update={"redis_url": request.getfixturevalue("redis_url")})
-
-
-async def _login(client: AsyncClient, email: str, **headers: str) -> Response:
-    return await client.post(
-        LOGIN, json={"email": email, "password": "wrong-pass-1"}, headers=headers
-    )
 
 
 def _assert_refused(answer: Response, *, limit: int) -> None:
@@ -50,7 +45,7 @@ def _assert_refused(answer: Response, *, limit: int) -> None:
 
 @pytest.mark.settings(rate_limit_login="3/minute")
 async def test_logins_past_the_limit_get_429_with_retry_after(client: AsyncClient) -> None:
-    answers = [await _login(client, unique_email()) for _ in range(4)]
+    answers = [await login(client, unique_email(), WRONG_PASSWORD) for _ in range(4)]
 
     assert [a.status_code for a in answers] == [401, 401, 401, 429]
     assert [a.headers["X-RateLimit-Remaining"] for a in answers[:3]] == ["2", "1", "0"]
@@ -60,7 +55,7 @@ async def test_logins_past_the_limit_get_429_with_retry_after(client: AsyncClien
 
 @pytest.mark.settings(rate_limit_login="2/minute")
 async def test_the_oauth2_form_login_shares_the_login_limit(client: AsyncClient) -> None:
-    await _login(client, unique_email())
+    await login(client, unique_email(), WRONG_PASSWORD)
     await client.post("/api/v1/auth/token", data={"username": unique_email(), "password": "x"})
     refused = await client.post(
         "/api/v1/auth/token", data={"username": unique_email(), "password": "x"}
@@ -72,14 +67,14 @@ async def test_the_oauth2_form_login_shares_the_login_limit(client: AsyncClient)
 async def test_the_login_window_moves_with_time(client: AsyncClient) -> None:
     start = datetime.now(UTC)
     with time_machine.travel(start, tick=False):
-        await _login(client, unique_email())
+        await login(client, unique_email(), WRONG_PASSWORD)
     with time_machine.travel(start + timedelta(seconds=30), tick=False):
-        await _login(client, unique_email())
-        assert (await _login(client, unique_email())).status_code == 429
+        await login(client, unique_email(), WRONG_PASSWORD)
+        assert (await login(client, unique_email(), WRONG_PASSWORD)).status_code == 429
     # The first attempt has left the window; the second has not.
     with time_machine.travel(start + timedelta(seconds=61), tick=False):
-        assert (await _login(client, unique_email())).status_code == 401
-        assert (await _login(client, unique_email())).status_code == 429
+        assert (await login(client, unique_email(), WRONG_PASSWORD)).status_code == 401
+        assert (await login(client, unique_email(), WRONG_PASSWORD)).status_code == 429
 
 
 @pytest.mark.settings(rate_limit_login="2/minute")
@@ -88,11 +83,11 @@ async def test_a_refusal_says_when_the_oldest_counted_request_leaves_the_window(
 ) -> None:
     start = datetime.now(UTC).replace(microsecond=0)
     with time_machine.travel(start, tick=False):
-        first = await _login(client, unique_email())
+        first = await login(client, unique_email(), WRONG_PASSWORD)
     with time_machine.travel(start + timedelta(seconds=20), tick=False):
-        second = await _login(client, unique_email())
+        second = await login(client, unique_email(), WRONG_PASSWORD)
     with time_machine.travel(start + timedelta(seconds=35), tick=False):
-        refused = await _login(client, unique_email())
+        refused = await login(client, unique_email(), WRONG_PASSWORD)
     reset_at = int((start + timedelta(seconds=60)).timestamp())
     assert [first.headers["X-RateLimit-Remaining"], second.headers["X-RateLimit-Remaining"]] == [
         "1",
@@ -167,16 +162,24 @@ async def test_password_reset_requests_are_limited_per_address(client: AsyncClie
 async def test_behind_a_trusted_proxy_each_forwarded_address_has_its_own_limit(
     client: AsyncClient,
 ) -> None:
-    first = await _login(client, unique_email(), **{"X-Forwarded-For": "203.0.113.7"})
-    other = await _login(client, unique_email(), **{"X-Forwarded-For": "203.0.113.8"})
-    again = await _login(client, unique_email(), **{"X-Forwarded-For": "203.0.113.7"})
+    first = await login(
+        client, unique_email(), WRONG_PASSWORD, headers={"X-Forwarded-For": "203.0.113.7"}
+    )
+    other = await login(
+        client, unique_email(), WRONG_PASSWORD, headers={"X-Forwarded-For": "203.0.113.8"}
+    )
+    again = await login(
+        client, unique_email(), WRONG_PASSWORD, headers={"X-Forwarded-For": "203.0.113.7"}
+    )
     assert [first.status_code, other.status_code, again.status_code] == [401, 401, 429]
 
 
 @pytest.mark.settings(rate_limit_login="1/minute")
 async def test_forwarded_addresses_from_an_untrusted_peer_are_ignored(client: AsyncClient) -> None:
-    await _login(client, unique_email(), **{"X-Forwarded-For": "203.0.113.7"})
-    spoofed = await _login(client, unique_email(), **{"X-Forwarded-For": "203.0.113.99"})
+    await login(client, unique_email(), WRONG_PASSWORD, headers={"X-Forwarded-For": "203.0.113.7"})
+    spoofed = await login(
+        client, unique_email(), WRONG_PASSWORD, headers={"X-Forwarded-For": "203.0.113.99"}
+    )
     assert spoofed.status_code == 429
 
 
@@ -225,7 +228,7 @@ async def test_a_limit_switched_off_sends_no_headers_and_refuses_nothing(
 ) -> None:
     user = await make()
     answers = [await client.get("/api/v1/users/me", headers=make.headers(user)) for _ in range(5)]
-    logins = [await _login(client, unique_email()) for _ in range(12)]
+    logins = [await login(client, unique_email(), WRONG_PASSWORD) for _ in range(12)]
     assert {a.status_code for a in answers} == {200}
     assert {a.status_code for a in logins} == {401}
     assert "X-RateLimit-Limit" not in answers[0].headers
@@ -248,10 +251,10 @@ async def instance(settings: Settings) -> AsyncIterator[AsyncClient]:
 async def test_with_redis_two_instances_share_one_limit(settings: Settings) -> None:
     async with instance(settings) as first, instance(settings) as second:
         answers = [
-            await _login(first, unique_email()),
-            await _login(second, unique_email()),
-            await _login(first, unique_email()),
-            await _login(second, unique_email()),
+            await login(first, unique_email(), WRONG_PASSWORD),
+            await login(second, unique_email(), WRONG_PASSWORD),
+            await login(first, unique_email(), WRONG_PASSWORD),
+            await login(second, unique_email(), WRONG_PASSWORD),
         ]
     assert [a.status_code for a in answers] == [401, 401, 401, 429]
 
@@ -274,5 +277,5 @@ async def test_without_redis_limits_still_hold_per_process(settings: Settings) -
         update={"redis_url": "redis://127.0.0.1:1/0", "rate_limit_login": "2/minute"}
     )
     async with instance(unreachable) as client:
-        answers = [await _login(client, unique_email()) for _ in range(3)]
+        answers = [await login(client, unique_email(), WRONG_PASSWORD) for _ in range(3)]
     assert [a.status_code for a in answers] == [401, 401, 429]

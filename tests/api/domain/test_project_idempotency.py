@@ -18,8 +18,8 @@ from taskflow.core.idempotency import IdempotencyRecord
 from taskflow.projects.models import Project
 from taskflow.users.models import User
 from tests.factories import DomainFactory
+from tests.support.projects import PROJECTS
 
-PROJECTS = "/api/v1/projects"
 T0 = datetime(2030, 3, 1, 12, 0, tzinfo=UTC)
 DAY = timedelta(hours=24)
 

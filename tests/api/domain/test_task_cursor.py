@@ -14,13 +14,8 @@ from httpx import AsyncClient, Response
 
 from taskflow.tasks.models import Task
 from tests.factories import DomainFactory
-
-TASKS = "/api/v1/tasks"
-LINK = re.compile(r'<([^>]+)>; rel="(next|prev)"')
-
-
-def links(response: Response) -> dict[str, str]:
-    return {rel: url for url, rel in LINK.findall(response.headers.get("Link", ""))}
+from tests.support.api import links
+from tests.support.tasks import TASKS
 
 
 def cursor_of(url: str) -> str:

@@ -9,8 +9,8 @@ import pytest
 from httpx import AsyncClient
 
 from tests.factories import DomainFactory
+from tests.support.tasks import TASKS
 
-TASKS = "/api/v1/tasks"
 # Valid RFC 3339 whose UTC value is in year 10000 or year 0.
 OUTSIDE = ["9999-12-31T23:00:00-05:00", "9999-12-31T00:01:00-23:59", "0001-01-01T00:00:00+01:00"]
 FIRST, LAST = "0001-01-01T00:00:00Z", "9999-12-31T23:59:59.999999Z"
