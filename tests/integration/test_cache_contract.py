@@ -24,6 +24,7 @@ from httpx import ASGITransport, AsyncClient, Response
 
 from taskflow.config import Settings
 from taskflow.core.cache import Cache
+from taskflow.core.cached_reads import CachedRead, declared_read
 from taskflow.core.metrics import CACHE_HITS
 from taskflow.domains import CACHE_CONTRACT
 from taskflow.main import API_PREFIX, create_app
@@ -51,9 +52,28 @@ def write_routes(app: FastAPI) -> dict[str, str]:
     return found
 
 
+def cached_routes(app: FastAPI) -> dict[str, CachedRead]:
+    """Every route whose answers are cached: operation id -> the read it declares."""
+    found: dict[str, CachedRead] = {}
+    for route in iter_route_contexts(app.routes):
+        original = route.original_route
+        if isinstance(original, APIRoute) and (read := declared_read(original.endpoint)):
+            found[original.name] = read
+    return found
+
+
 @cache
+def _app() -> FastAPI:
+    """An app built as the tests build theirs, for its routes."""
+    return create_app(build_settings(database_url="sqlite+aiosqlite:///:memory:"))
+
+
 def _routes() -> dict[str, str]:
-    return write_routes(create_app(build_settings(database_url="sqlite+aiosqlite:///:memory:")))
+    return write_routes(_app())
+
+
+# The routes whose answers World.urls() reads.
+WARMED = frozenset({"list_projects", "read_project", "list_tasks", "read_task"})
 
 
 # --- the world every scenario starts from -------------------------------------------------
@@ -81,6 +101,7 @@ class World:
     notes: dict[str, Any] = field(default_factory=dict)
 
     def urls(self) -> list[str]:
+        """Every cached read (see WARMED), of everything in the world, and the principal."""
         api = API_PREFIX
         return [
             f"{api}/projects",
@@ -366,6 +387,16 @@ def test_every_write_route_is_declared_and_has_a_scenario() -> None:
     )
     assert not (CACHE_CONTRACT.writes.keys() - routes.keys()), "declarations of no route"
     assert not (SCENARIOS.keys() - routes.keys()), "scenarios of no route"
+
+
+def test_every_cached_read_is_declared_and_warmed_here() -> None:
+    cached = cached_routes(_app())
+    undeclared = sorted(name for name, read in cached.items() if read not in CACHE_CONTRACT.reads)
+    assert not undeclared, f"cached reads no domain declares in its DomainCache: {undeclared}"
+    assert cached.keys() == WARMED, (
+        f"cached routes that this test does not read (add them to World.urls and WARMED): "
+        f"{sorted(cached.keys() - WARMED)}; no longer cached: {sorted(WARMED - cached.keys())}"
+    )
 
 
 @asynccontextmanager
