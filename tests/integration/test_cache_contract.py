@@ -455,6 +455,7 @@ async def _warm(client: AsyncClient, readers: Iterable[dict[str, str]], urls: li
     assert CACHE_HITS._value.get() - hits == cacheable, "the reads were not all cached"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("operation", sorted(_routes()))
 async def test_every_cached_read_shows_a_write_at_once(
     operation: str,
