@@ -23,7 +23,7 @@ import hashlib
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import structlog
 from redis.asyncio import Redis
@@ -33,6 +33,9 @@ from taskflow.core.db import SESSION_CACHE_KEY, after_commit, after_rollback
 from taskflow.core.metrics import CACHE_HITS, CACHE_MISSES
 from taskflow.core.ratelimit import MOVING_WINDOW_LUA, Quota, WindowHit
 from taskflow.core.redis import RedisGuard
+
+if TYPE_CHECKING:
+    from taskflow.core.cache_contract import CacheContract
 
 log = structlog.get_logger("taskflow.cache")
 
@@ -101,7 +104,7 @@ class Cache:
         self.prefix = prefix
         # What the domains declare about cached reads (core.cache_contract.CacheContract),
         # installed by the app: services reach it through their session.
-        self.contract: Any = None
+        self.contract: CacheContract | None = None
         self.epoch = self.key("gen", "epoch")
         # Bumped by every change: what an administrator's reads depend on.
         self.everything = self.key("gen", "all")

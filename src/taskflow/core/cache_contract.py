@@ -20,7 +20,7 @@ services reach it through their session.
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from sqlalchemy import Executable, Select, union
@@ -59,8 +59,8 @@ def nothing_cached(why: str) -> Invalidates:
     return Invalidates(frozenset(), why)
 
 
-# Selects the project ids whose cached reads show the user bound as `user_id`.
-NamingUser = Callable[[], Select[int]]
+# Selects the ids of the projects whose cached reads show the user bound as `user_id`.
+NamingUser = Select[int]
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,7 +78,8 @@ class CacheContract:
 
     reads: tuple[CachedRead, ...]
     writes: Mapping[str, Invalidates]
-    naming_user: tuple[NamingUser, ...]
+    # One statement: the projects whose cached reads show the user `user_id` (None: none).
+    projects_naming_user: Executable | None
 
     @classmethod
     def collect(cls, domains: Iterable[DomainCache]) -> CacheContract:
@@ -92,17 +93,16 @@ class CacheContract:
                     raise ValueError(f"two cache declarations for the write {operation}")
                 writes[operation] = declared
             naming.extend(domain.naming_user)
-        return cls(tuple(reads), writes, tuple(naming))
-
-    def projects_naming_user(self) -> Executable | None:
-        """One statement: the projects whose cached reads show the user `user_id`."""
-        statements = [statement() for statement in self.naming_user]
-        if len(statements) < 2:
-            return statements[0] if statements else None
-        return union(*statements)
+        return cls(tuple(reads), writes, _union(naming))
 
 
-EMPTY = CacheContract((), {}, ())
+def _union(statements: list[Select[int]]) -> Executable | None:
+    if len(statements) < 2:
+        return statements[0] if statements else None
+    return union(*statements)
+
+
+EMPTY = CacheContract((), {}, None)
 
 
 def install(cache: Cache, contract: CacheContract) -> None:
@@ -115,8 +115,7 @@ async def touch_naming_user(session: AsyncSession, user_id: int) -> None:
     cache: Cache | None = session.info.get(SESSION_CACHE_KEY)
     if cache is None:
         return  # no cache: nothing to retire, and no query to run
-    contract: CacheContract = cache.contract or EMPTY
-    statement = contract.projects_naming_user()
+    statement = (cache.contract or EMPTY).projects_naming_user
     if statement is None:
         return
     project_ids = list(await session.scalars(statement, {"user_id": user_id}))

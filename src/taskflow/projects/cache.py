@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sqlalchemy import Select, bindparam, select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from taskflow.core.cache import Cache
@@ -65,12 +65,8 @@ VISIBLE_PROJECTS = CachedRead("projects the caller sees", _everything_visible)
 ONE_PROJECT = CachedRead("one project, by project_id", _one_project)
 
 
-def _owners() -> Select[int]:
-    return select(Project.id).where(Project.owner_id == bindparam("user_id"))
-
-
-def _members() -> Select[int]:
-    return select(ProjectMember.project_id).where(ProjectMember.user_id == bindparam("user_id"))
+_OWNER = select(Project.id).where(Project.owner_id == bindparam("user_id"))
+_MEMBER = select(ProjectMember.project_id).where(ProjectMember.user_id == bindparam("user_id"))
 
 
 CACHE = DomainCache(
@@ -90,5 +86,5 @@ CACHE = DomainCache(
         ),
     },
     # Projects show their owner and members (owner and member lists, the member's role).
-    naming_user=(_owners, _members),
+    naming_user=(_OWNER, _MEMBER),
 )

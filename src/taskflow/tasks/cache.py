@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Select, bindparam, select
+from sqlalchemy import bindparam, select
 
 from taskflow.core.cache import Cache
 from taskflow.core.cache_contract import Counter, DomainCache, invalidates
@@ -53,12 +53,8 @@ VISIBLE_TASKS = CachedRead(
 ONE_TASK = CachedRead("one task, through its project", _one_task)
 
 
-def _assignees() -> Select[int]:
-    return select(Task.project_id).where(Task.assignee_id == bindparam("user_id"))
-
-
-def _creators() -> Select[int]:
-    return select(Task.project_id).where(Task.created_by_id == bindparam("user_id"))
+_ASSIGNEE = select(Task.project_id).where(Task.assignee_id == bindparam("user_id"))
+_CREATOR = select(Task.project_id).where(Task.created_by_id == bindparam("user_id"))
 
 
 _THE_PROJECTS = "the tasks' projects"
@@ -72,5 +68,5 @@ CACHE = DomainCache(
         "move_task": invalidates(Counter.PROJECT, why="the source and the target project"),
     },
     # Tasks show their assignee and their creator.
-    naming_user=(_assignees, _creators),
+    naming_user=(_ASSIGNEE, _CREATOR),
 )
