@@ -12,29 +12,32 @@ Counters are read before the database is, so a write that commits while an entry
 built leaves that entry stale on arrival, never wrongly fresh. If a bump cannot reach Redis,
 the process bumps the global epoch, on which every entry depends, as soon as Redis answers
 again.
+
+This module is the store and the invalidation; core.cached_reads serves cached answers to
+routes, and core.cache_contract collects what each domain declares about both.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 import structlog
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession
-from starlette.requests import Request
-from starlette.responses import Response
 
 from taskflow.core.db import SESSION_CACHE_KEY, after_commit, after_rollback
 from taskflow.core.metrics import CACHE_HITS, CACHE_MISSES
 from taskflow.core.ratelimit import MOVING_WINDOW_LUA, Quota, WindowHit
 from taskflow.core.redis import RedisGuard
 
+if TYPE_CHECKING:
+    from taskflow.core.cache_contract import CacheContract
+
 log = structlog.get_logger("taskflow.cache")
-EndpointT = TypeVar("EndpointT", bound=Callable[..., Any])
 
 GENERATION_TTL_SECONDS = 7 * 24 * 3600
 _TOUCHED_KEY = "taskflow.cache.touched"
@@ -99,6 +102,9 @@ class Cache:
         self.reads = reads
         self.ttl_seconds = ttl_seconds
         self.prefix = prefix
+        # What the domains declare about cached reads (core.cache_contract.CacheContract),
+        # installed by the app: services reach it through their session.
+        self.contract: CacheContract | None = None
         self.epoch = self.key("gen", "epoch")
         # Bumped by every change: what an administrator's reads depend on.
         self.everything = self.key("gen", "all")
@@ -224,91 +230,3 @@ def touch(
     touched.keys.update(cache.project_generation(p) for p in projects)
     touched.keys.update(cache.user_generation(u) for u in users)
     touched.keys.update(cache.auth_generation(u) for u in auth)
-
-
-# --- cached reads in routes ---------------------------------------------------------------
-
-_ROUTE_MARK = "taskflow_cached_read"
-# The headers of an answer that belong to it and are cached with it.
-_KEPT_HEADERS = frozenset({"etag", "link", "x-total-count"})
-_STATE_KEY = "cached_read_key"
-_STATE_VALUE = "cached_read_value"
-
-
-def cached_read(endpoint: EndpointT) -> EndpointT:
-    """Mark a GET route whose answers are cached per caller and query."""
-    setattr(endpoint, _ROUTE_MARK, True)
-    return endpoint
-
-
-def read_key(cache: Cache, request: Request, caller: str) -> str | None:
-    """The cache key of this request's answer for this caller, if its route is cached."""
-    route = request.scope.get("route")
-    cached_route = getattr(getattr(route, "endpoint", None), _ROUTE_MARK, False)
-    if not cache.reads or request.method != "GET" or not cached_route:
-        return None
-    url = request.url
-    return cache.key("r", caller, digest(url.netloc, url.path, url.query))
-
-
-def remember_lookup(request: Request, key: str, value: str | None) -> None:
-    """Keep what the authentication step fetched along with the principal."""
-    setattr(request.state, _STATE_KEY, key)
-    setattr(request.state, _STATE_VALUE, value)
-
-
-def cached_answer(request: Request) -> Response | None:
-    """The cached answer to send instead of doing the work, or None (and count the miss)."""
-    if getattr(request.state, _STATE_KEY, None) is None:
-        return None
-    value: str | None = getattr(request.state, _STATE_VALUE, None)
-    record_hit(value is not None)
-    if value is None:
-        return None
-    entry = json.loads(value)
-    return Response(
-        content=entry["b"].encode(),
-        status_code=entry["s"],
-        headers=entry["h"],
-        media_type="application/json",
-    )
-
-
-async def store_answer(
-    request: Request,
-    *,
-    body: bytes,
-    headers: Mapping[str, str],
-    generations: Mapping[str, str] | None,
-    status_code: int = 200,
-) -> None:
-    """Cache this answer under the request's key, built from these generation counters."""
-    key = getattr(request.state, _STATE_KEY, None)
-    cache: Cache | None = getattr(request.app.state, "cache", None)
-    if key is None or cache is None or generations is None:
-        return
-    value = json.dumps({"s": status_code, "b": body.decode(), "h": dict(headers)})
-    await cache.store(key, value, generations)
-
-
-def read_cache(request: Request) -> Cache | None:
-    """The cache, if this request's answer is to be cached (a cached route, Redis on)."""
-    if getattr(request.state, _STATE_KEY, None) is None:
-        return None
-    cache: Cache | None = getattr(request.app.state, "cache", None)
-    return cache
-
-
-async def answer(
-    request: Request,
-    response: Response,
-    body: bytes,
-    generations: Mapping[str, str] | None,
-) -> Response:
-    """The JSON answer with the headers the route set, cached when `generations` are given."""
-    headers = {
-        name: value for name, value in response.headers.items() if name.lower() in _KEPT_HEADERS
-    }
-    if generations is not None:
-        await store_answer(request, body=body, headers=headers, generations=generations)
-    return Response(content=body, headers=headers, media_type="application/json")

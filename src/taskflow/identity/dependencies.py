@@ -11,7 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 
 from taskflow.core import security
-from taskflow.core.cache import Cache, read_key, remember_lookup
+from taskflow.core.cache import Cache
+from taskflow.core.cached_reads import read_key, remember_lookup
 from taskflow.core.db import request_session
 from taskflow.core.errors import Unauthorized
 from taskflow.core.openapi import SecurityDoc

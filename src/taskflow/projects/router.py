@@ -7,7 +7,7 @@ from pydantic import TypeAdapter
 from starlette.requests import Request
 from starlette.responses import Response
 
-from taskflow.core.cache import answer, cached_answer, cached_read, read_cache
+from taskflow.core.cached_reads import cached_read
 from taskflow.core.deps import DomainRouter, IfMatch, SessionDep, created_location
 from taskflow.core.errors import error_responses
 from taskflow.core.etag import etag
@@ -17,7 +17,7 @@ from taskflow.core.types import MAX_ID, SearchQuery
 from taskflow.identity.dependencies import authorized
 from taskflow.identity.principal import Principal, Scope
 from taskflow.projects import policy, service
-from taskflow.projects import read_cache as read_generations
+from taskflow.projects.cache import ONE_PROJECT, VISIBLE_PROJECTS
 from taskflow.projects.dependencies import (
     LockedProject,
     ProjectForMembers,
@@ -80,7 +80,7 @@ async def create_project(
     responses={200: {"headers": PAGE_HEADERS_DOC}, **error_responses(401, 403, 422)},
     summary="Projects the caller owns or is a member of (admins: all)",
 )
-@cached_read
+@cached_read(reads=VISIBLE_PROJECTS)
 async def list_projects(
     request: Request,
     response: Response,
@@ -93,13 +93,7 @@ async def list_projects(
     sort: Annotated[
         ProjectSort, Query(description="A leading '-' sorts descending")
     ] = "-created_at",
-) -> Response:
-    if (cached := cached_answer(request)) is not None:
-        return cached
-    cache = read_cache(request)
-    generations = (
-        await read_generations.for_everything_visible(cache, session, principal) if cache else None
-    )
+) -> bytes:
     projects, total = await service.list_projects(
         session=session,
         principal=principal,
@@ -110,8 +104,7 @@ async def list_projects(
         sort=sort,
     )
     set_page_headers(request, response, page=page, total=total)
-    body = PROJECT_LIST.dump_json([ProjectRead.of(access) for access in projects])
-    return await answer(request, response, body, generations)
+    return PROJECT_LIST.dump_json([ProjectRead.of(access) for access in projects])
 
 
 @router.get(
@@ -119,23 +112,16 @@ async def list_projects(
     response_model=ProjectRead,
     responses={200: {"headers": ETAG_HEADER_DOC}, **error_responses(401, 403, 404, 422)},
 )
-@cached_read
+@cached_read(reads=ONE_PROJECT)
 async def read_project(
     request: Request,
     project_id: ProjectId,
     principal: Reader,
     session: SessionDep,
     response: Response,
-) -> Response:
-    if (cached := cached_answer(request)) is not None:
-        return cached
-    cache = read_cache(request)
-    generations = (
-        await read_generations.for_projects(cache, principal, [project_id]) if cache else None
-    )
+) -> ProjectRead:
     access = await service.get_access(session=session, principal=principal, project_id=project_id)
-    body = _with_etag(response, access).model_dump_json().encode()
-    return await answer(request, response, body, generations)
+    return _with_etag(response, access)
 
 
 @router.patch(

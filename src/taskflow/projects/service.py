@@ -15,7 +15,6 @@ from sqlalchemy import (
     literal,
     or_,
     select,
-    union,
     union_all,
     update,
 )
@@ -221,19 +220,6 @@ async def delete_project(
         subject_user_id=project.owner_id,
         details={"project_id": project.id, "name": project.name},
     )
-
-
-async def projects_naming_user(*, session: AsyncSession, user_id: int) -> list[int]:
-    """Projects whose answers show this user: as owner, member, assignee or creator."""
-    rows = await session.scalars(
-        union(
-            select(Project.id).where(Project.owner_id == user_id),
-            select(ProjectMember.project_id).where(ProjectMember.user_id == user_id),
-            select(Task.project_id).where(Task.assignee_id == user_id),
-            select(Task.project_id).where(Task.created_by_id == user_id),
-        )
-    )
-    return list(rows)
 
 
 # --- members ------------------------------------------------------------------------------

@@ -8,7 +8,7 @@ from pydantic import TypeAdapter
 from starlette.requests import Request
 from starlette.responses import Response
 
-from taskflow.core.cache import answer, cached_answer, cached_read, read_cache
+from taskflow.core.cached_reads import cached_read
 from taskflow.core.deps import DomainRouter, IfMatch, SessionDep, created_location
 from taskflow.core.errors import error_responses
 from taskflow.core.etag import etag
@@ -21,8 +21,8 @@ from taskflow.core.pagination import (
 )
 from taskflow.identity.dependencies import authorized
 from taskflow.identity.principal import Principal, Scope
-from taskflow.projects import read_cache as read_generations
 from taskflow.tasks import service
+from taskflow.tasks.cache import ONE_TASK, VISIBLE_TASKS
 from taskflow.tasks.dependencies import LockedTask, TaskId
 from taskflow.tasks.models import Task
 from taskflow.tasks.schemas import (
@@ -90,7 +90,7 @@ async def create_task(
     responses={200: {"headers": PAGE_HEADERS_DOC}, **error_responses(401, 403, 422)},
     summary="Tasks of the projects the caller can see, filtered, sorted and paged",
 )
-@cached_read
+@cached_read(reads=VISIBLE_TASKS)
 async def list_tasks(
     request: Request,
     response: Response,
@@ -98,9 +98,7 @@ async def list_tasks(
     session: SessionDep,
     page: Annotated[KeysetPage, Depends(keyset_page_params)],
     query: Annotated[TaskListQuery, Query()],
-) -> Response:
-    if (cached := cached_answer(request)) is not None:
-        return cached
+) -> bytes:
     filters = service.TaskFilters(
         project_id=query.project_id,
         status=query.status,
@@ -119,21 +117,13 @@ async def list_tasks(
         due_before=query.due_before,
         due_after=query.due_after,
     )
-    cache = read_cache(request)
-    # "pending" and "overdue" change with the clock, not only with writes: never cached.
-    generations = (
-        await read_generations.for_everything_visible(cache, session, principal)
-        if cache is not None and query.status not in ("pending", "overdue")
-        else None
-    )
     found = await service.list_tasks(
         session=session, principal=principal, filters=filters, page=page, sort=query.sort
     )
     set_keyset_page_headers(
         request, response, page=page, total=found.total, next_cursor=found.next_cursor
     )
-    body = TASK_LIST.dump_json(TASK_LIST.validate_python(found.tasks))
-    return await answer(request, response, body, generations)
+    return TASK_LIST.dump_json(TASK_LIST.validate_python(found.tasks))
 
 
 @router.post(
@@ -159,24 +149,12 @@ async def bulk_update_tasks(
     response_model=TaskRead,
     responses={200: {"headers": ETAG_HEADER_DOC}, **error_responses(401, 403, 404, 422)},
 )
-@cached_read
+@cached_read(reads=ONE_TASK)
 async def read_task(
     request: Request, task_id: TaskId, principal: Reader, session: SessionDep, response: Response
-) -> Response:
-    if (cached := cached_answer(request)) is not None:
-        return cached
-    cache = read_cache(request)
-    generations = None
-    if cache is not None:
-        # The counters of the task's project must be read before the task itself.
-        project_id = await service.project_of_task(session=session, task_id=task_id)
-        if project_id is not None:
-            generations = await read_generations.for_projects(cache, principal, [project_id])
+) -> TaskRead:
     task = await service.read_task_view(session=session, principal=principal, task_id=task_id)
-    if generations is not None and task["project"]["id"] != project_id:
-        generations = None  # moved in between: answer, but do not cache
-    body = _read(response, task, task["version"]).model_dump_json().encode()
-    return await answer(request, response, body, generations)
+    return _read(response, task, task["version"])
 
 
 @router.patch(

@@ -13,13 +13,13 @@ from taskflow.audit import service as audit
 from taskflow.audit.models import AuditEvent
 from taskflow.config import Settings
 from taskflow.core.cache import touch
+from taskflow.core.cache_contract import touch_naming_user
 from taskflow.core.email import Mailer
 from taskflow.core.errors import Conflict
 from taskflow.core.pagination import Page
 from taskflow.core.security import PasswordHasher
 from taskflow.identity.policy import SessionRequired
 from taskflow.identity.principal import Principal
-from taskflow.projects import service as projects_service
 from taskflow.users import policy
 from taskflow.users.models import Role, User, normalise_email
 from taskflow.users.sessions import revoke_all_sessions
@@ -175,12 +175,9 @@ async def _ended(session: AsyncSession, principal: Principal, user: User) -> Non
 
 async def _forget_cached(session: AsyncSession, user: User, fields: Iterable[str]) -> None:
     """Retire cached reads that show this user: its principal always; what it sees when its
-    role or active flag changes; the projects and tasks that name it when its name or email
-    changes."""
+    role or active flag changes; every cached read the domains declare as naming it when its
+    name or email changes (see core.cache_contract)."""
     fields = set(fields)
     touch(session, auth=[user.id], users=[user.id] if fields & {"role", "is_active"} else ())
     if fields & {"full_name", "email"}:
-        touch(
-            session,
-            projects=await projects_service.projects_naming_user(session=session, user_id=user.id),
-        )
+        await touch_naming_user(session, user.id)
