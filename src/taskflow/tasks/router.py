@@ -1,7 +1,6 @@
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import Depends, Query, status
 from pydantic import TypeAdapter
@@ -22,9 +21,8 @@ from taskflow.core.pagination import (
 from taskflow.identity.dependencies import authorized
 from taskflow.identity.principal import Principal, Scope
 from taskflow.projects import read_cache as read_generations
-from taskflow.tasks import service
+from taskflow.tasks import bulk, service
 from taskflow.tasks.dependencies import LockedTask, TaskId
-from taskflow.tasks.models import Task
 from taskflow.tasks.schemas import (
     BulkUpdate,
     BulkUpdateResult,
@@ -34,6 +32,7 @@ from taskflow.tasks.schemas import (
     TaskRead,
     TaskUpdate,
 )
+from taskflow.tasks.views import TaskView
 
 router = DomainRouter(prefix="/tasks", tags=["tasks"])
 TASK_LIST = TypeAdapter(list[TaskRead])
@@ -43,9 +42,8 @@ Reader = Annotated[Principal, authorized(Scope.TASKS_READ, from_cache=True)]
 Writer = Annotated[Principal, authorized(Scope.TASKS_WRITE, from_cache=True)]
 
 
-def _read(response: Response, task: Task | Mapping[str, Any], version: int) -> TaskRead:
-    """A task as answered (its ORM object, or its data as service.task_view shapes it), with
-    the ETag of its version."""
+def _read(response: Response, task: TaskView, version: int) -> TaskRead:
+    """A task's view as answered, with the ETag of its version (`task["version"]`)."""
     response.headers["ETag"] = etag(version)
     return TaskRead.model_validate(task)
 
@@ -145,7 +143,7 @@ async def list_tasks(
 async def bulk_update_tasks(
     body: BulkUpdate, principal: Writer, session: SessionDep
 ) -> BulkUpdateResult:
-    count = await service.bulk_update(
+    count = await bulk.bulk_update(
         session=session,
         principal=principal,
         task_ids=body.task_ids,
@@ -172,7 +170,7 @@ async def read_task(
         project_id = await service.project_of_task(session=session, task_id=task_id)
         if project_id is not None:
             generations = await read_generations.for_projects(cache, principal, [project_id])
-    task = await service.read_task_view(session=session, principal=principal, task_id=task_id)
+    task = await service.read_task(session=session, principal=principal, task_id=task_id)
     if generations is not None and task["project"]["id"] != project_id:
         generations = None  # moved in between: answer, but do not cache
     body = _read(response, task, task["version"]).model_dump_json().encode()
@@ -193,7 +191,7 @@ async def update_task(
     response: Response,
     if_match: IfMatch = None,
 ) -> TaskRead:
-    task = await service.change_task(
+    task = await service.update_task(
         session=session,
         principal=principal,
         task_id=task_id,
@@ -226,4 +224,4 @@ async def move_task(
     task = await service.move_task(
         session=session, principal=principal, access=access, project_id=body.project_id
     )
-    return _read(response, task, task.version)
+    return _read(response, task, task["version"])

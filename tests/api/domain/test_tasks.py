@@ -11,13 +11,10 @@ import pytest
 import time_machine
 from fastapi import FastAPI
 from httpx import AsyncClient, Response
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from taskflow.core.errors import PreconditionFailed
 from taskflow.core.idempotency import IdempotencyRecord
-from taskflow.identity.principal import Principal
-from taskflow.tasks import service as tasks_service
 from taskflow.tasks.models import Task
 from taskflow.users.models import User
 from tests.factories import DomainFactory
@@ -888,37 +885,6 @@ async def test_concurrent_changes_without_if_match_each_apply_to_the_latest_vers
     stored = await stored_task(sessionmaker, task.id)
     assert stored is not None
     assert (stored.title, stored.version) == (last.json()["title"], changes + 1)
-
-
-async def test_a_change_to_a_task_changed_since_it_was_read_is_412_and_writes_nothing(
-    make: DomainFactory, sessionmaker: async_sessionmaker[AsyncSession]
-) -> None:
-    # The task is read, then the row changes before the change is written.
-    owner = await make()
-    task = await make.task(await make.project(owner), title="Original")
-    async with sessionmaker() as session:
-        principal = Principal(user=await session.get_one(User, owner.id))
-        read = await tasks_service.get_task_for_change(
-            session=session, principal=principal, task_id=task.id
-        )
-    async with sessionmaker() as other:
-        await other.execute(
-            update(Task).where(Task.id == task.id).values(title="Meanwhile", version=2)
-        )
-        await other.commit()
-
-    async with sessionmaker() as session:
-        with pytest.raises(PreconditionFailed) as refused:
-            await tasks_service.update_task(
-                session=session, access=read, changes={"title": "Stale"}, if_match=None
-            )
-        await session.commit()
-
-    assert refused.value.detail == "The resource was changed by another request; read it again"
-
-    stored = await stored_task(sessionmaker, task.id)
-    assert stored is not None
-    assert (stored.title, stored.version) == ("Meanwhile", 2)
 
 
 # --- Idempotency-Key -----------------------------------------------------------------------
