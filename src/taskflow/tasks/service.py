@@ -30,7 +30,7 @@ from taskflow.tasks import queries
 from taskflow.tasks.filters import TASK_SORT_COLUMNS
 from taskflow.tasks.filters import TaskFilters as TaskFilters  # the router builds them
 from taskflow.tasks.queries import PROJECT_ID, READ_VERSION, TASK_ID
-from taskflow.tasks.views import PersonRef, TaskView, task_view, view_columns
+from taskflow.tasks.views import PersonRef, TaskView, columns_after, task_view
 
 
 class TaskNotFound(NotFound):
@@ -233,16 +233,12 @@ async def create_task(
         raise Conflict(CHANGED_MEANWHILE)
     touch(session, projects=[project_id])
     task_id, project_name, *assignee_names = created
-    shown = {
-        "id": task_id,
-        "project_id": project_id,
-        "project_name": project_name,
-        "assignee_email": assignee_names[0] if assignee_names else None,
-        "assignee_full_name": assignee_names[1] if assignee_names else None,
-        "creator_email": principal.user.email,
-        "creator_full_name": principal.user.full_name,
-    }
-    return task_view(view_columns({**values, **shown}))
+    assignee_email, assignee_full_name = assignee_names or (None, None)
+    user = principal.user
+    # The view's columns in the order of queries.VIEW_COLUMNS, as a read back would give.
+    task = (task_id, title, description, priority, False, None, due_date, now, now, 1)
+    people = (assignee_id, assignee_email, assignee_full_name, user.id, user.email, user.full_name)
+    return task_view((*task, project_id, project_name, *people))
 
 
 async def _refuse_create(
@@ -341,7 +337,7 @@ async def _write_if_unchanged(
 def _view_after(access: TaskAccess, changed: Mapping[str, Any]) -> TaskView:
     """The view of the task after a write of `changed` (columns by name) on what it read."""
     return task_view(
-        view_columns({**changed, "version": access.task["version"] + 1}, over=access.columns)
+        columns_after(access.columns, {**changed, "version": access.task["version"] + 1})
     )
 
 

@@ -87,10 +87,10 @@ def task_view(columns: Sequence[Any]) -> TaskView:
     }
 
 
-def view_columns(values: Mapping[str, Any], *, over: Sequence[Any] = ()) -> list[Any]:
-    """The view's columns in their order, for task_view: `values` by column name, and the
-    columns of `over` (a row read before the write) for every name `values` leaves out."""
-    columns = list(over[:_WIDTH]) if over else [None] * _WIDTH
-    for name, value in values.items():
+def columns_after(read: Sequence[Any], changed: Mapping[str, Any]) -> list[Any]:
+    """The view's columns of a task after a write, for task_view: those of `read` (the row
+    the write was based on), with the ones `changed` names set to their new values."""
+    columns = list(read[:_WIDTH])
+    for name, value in changed.items():
         columns[_POSITION[name]] = value
     return columns
