@@ -62,6 +62,8 @@ class TaskAccess:
 
 @dataclass(frozen=True, slots=True)
 class TaskPage:
+    """One page of a task list, the number of matching tasks, where the next page starts."""
+
     tasks: list[TaskView]
     total: int
     next_cursor: Cursor | None

@@ -10,11 +10,15 @@ from taskflow.tasks.queries import VIEW_COLUMN_NAMES
 
 
 class ProjectRef(TypedDict):
+    """The project a task is in, as ProjectSummary shows it."""
+
     id: int
     name: str
 
 
 class PersonRef(TypedDict):
+    """An assignee or creator, as UserSummary shows it."""
+
     id: int
     email: str
     full_name: str
