@@ -177,7 +177,7 @@ async def _demo_project(
             assignee_id=assignee.id if assignee else None,
         )
         if task_spec.done:
-            await tasks_service.change_task(
+            await tasks_service.update_task(
                 session=session,
                 principal=principal,
                 task_id=task["id"],

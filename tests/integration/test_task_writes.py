@@ -1,6 +1,7 @@
-"""A task create is one statement and a change two (a read, then the write): they run
-without a transaction, so they cost no BEGIN and COMMIT round trips, unless the request
-already holds one."""
+"""Task writes. A create is one statement and a change two (a read, then the write): they
+run without a transaction, so they cost no BEGIN and COMMIT round trips, unless the request
+already holds one. A change lands only on the version it read; a move keeps an assignee who
+belongs to the target project."""
 
 from __future__ import annotations
 
@@ -9,17 +10,29 @@ import asyncio
 import pytest
 from fastapi import FastAPI
 from httpx import AsyncClient
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
+from sqlalchemy import text, update
+from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
 
+from taskflow.core.errors import PreconditionFailed
+from taskflow.identity.principal import Principal
+from taskflow.tasks import service as tasks_service
+from taskflow.tasks.models import Task
+from taskflow.users.models import User
 from tests.factories import DomainFactory
 from tests.support.sql import statements_in_transaction
 
-pytestmark = pytest.mark.postgres
+# The tests that are not about PostgreSQL itself run on the embedded SQLite too.
+on_both_databases = pytest.mark.parametrize("database_url", ["postgresql", "sqlite"], indirect=True)
 
 TASKS = "/api/v1/tasks"
 
 
+@pytest.mark.postgres
 @pytest.mark.settings(redis_url="from-fixture")
 async def test_a_task_create_and_change_run_each_statement_alone(
     app: FastAPI, client: AsyncClient, make: DomainFactory
@@ -45,6 +58,7 @@ async def test_a_task_create_and_change_run_each_statement_alone(
     ]
 
 
+@pytest.mark.postgres
 async def test_a_task_create_joins_the_transaction_of_its_idempotency_key(
     app: FastAPI, client: AsyncClient, make: DomainFactory
 ) -> None:
@@ -77,6 +91,7 @@ async def until_another_session_waits_for_a_lock(watcher: AsyncConnection) -> No
     raise AssertionError("no session waited for a lock")
 
 
+@pytest.mark.postgres
 async def test_a_write_chosen_as_a_deadlock_victim_answers_409(
     app: FastAPI, client: AsyncClient, make: DomainFactory
 ) -> None:
@@ -110,3 +125,56 @@ async def test_a_write_chosen_as_a_deadlock_victim_answers_409(
     assert answer.json()["error"] == "conflict"
     stored = await client.get(f"{TASKS}/{task.id}", headers=make.headers(owner))
     assert stored.json()["assignee"] is None
+
+
+@on_both_databases
+async def test_a_change_to_a_task_changed_since_it_was_read_is_412_and_writes_nothing(
+    make: DomainFactory, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    # The task is read, then the row changes before the change is written.
+    owner = await make()
+    task = await make.task(await make.project(owner), title="Original")
+    async with sessionmaker() as session:
+        principal = Principal(user=await session.get_one(User, owner.id))
+        read = await tasks_service.read_task_to_write(
+            session=session, principal=principal, task_id=task.id
+        )
+    async with sessionmaker() as other:
+        await other.execute(
+            update(Task).where(Task.id == task.id).values(title="Meanwhile", version=2)
+        )
+        await other.commit()
+
+    async with sessionmaker() as session:
+        with pytest.raises(PreconditionFailed) as refused:
+            await tasks_service._apply_change(session, read, {"title": "Stale"}, None)
+        await session.commit()
+
+    assert refused.value.detail == "The resource was changed by another request; read it again"
+    async with sessionmaker() as session:
+        stored = await session.get_one(Task, task.id)
+    assert (stored.title, stored.version) == ("Meanwhile", 2)
+
+
+@on_both_databases
+async def test_a_move_keeps_a_deactivated_assignee_who_is_a_member_of_the_target_project(
+    client: AsyncClient, make: DomainFactory
+) -> None:
+    # A move keeps an assignment rather than making one, as deactivating a user keeps its
+    # assignments: only a new assignment needs an active user.
+    owner, gone = await make(), await make()
+    source, target = await make.project(owner), await make.project(owner)
+    await make.member(source, gone)
+    await make.member(target, gone)
+    task = await make.task(source, assignee_id=gone.id)
+    async with make.sessionmaker() as session:
+        await session.execute(update(User).where(User.id == gone.id).values(is_active=False))
+        await session.commit()
+
+    moved = await client.post(
+        f"{TASKS}/{task.id}/move", json={"project_id": target.id}, headers=make.headers(owner)
+    )
+
+    assert moved.status_code == 200, moved.text
+    assert (moved.json()["project"]["id"], moved.json()["assignee"]["id"]) == (target.id, gone.id)
+    assert moved.headers["ETag"] == '"2"'

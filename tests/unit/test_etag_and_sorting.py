@@ -9,8 +9,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from taskflow.core.errors import PreconditionFailed
 from taskflow.core.etag import check_if_match, etag
 from taskflow.core.pagination import sort_clauses
+from taskflow.tasks.filters import TASK_SORT_COLUMNS
 from taskflow.tasks.models import Task
-from taskflow.tasks.service import TASK_SORT_COLUMNS
 
 
 def test_etag_is_the_quoted_version() -> None:

@@ -31,6 +31,7 @@ from taskflow.core.pagination import Page, sort_clauses
 from taskflow.identity.principal import Principal
 from taskflow.projects.models import MemberRole, Project, ProjectMember
 from taskflow.projects.policy import ProjectAccess, ProjectNotFound, ProjectRole
+from taskflow.projects.queries import participates
 from taskflow.tasks.models import Task
 from taskflow.users.models import User, normalise_email
 
@@ -225,18 +226,6 @@ async def delete_project(
 # --- members ------------------------------------------------------------------------------
 
 
-async def is_participant(*, session: AsyncSession, project: Project, user_id: int) -> bool:
-    """True when the user owns the project or is one of its members."""
-    if project.owner_id == user_id:
-        return True
-    member = await session.scalar(
-        select(ProjectMember.user_id).where(
-            ProjectMember.project_id == project.id, ProjectMember.user_id == user_id
-        )
-    )
-    return member is not None
-
-
 async def list_members(
     *, session: AsyncSession, access: ProjectAccess, page: Page
 ) -> tuple[list[tuple[User, str, Any]], int]:
@@ -270,10 +259,17 @@ async def list_members(
 async def add_member(
     *, session: AsyncSession, access: ProjectAccess, actor_id: int, email: str, role: MemberRole
 ) -> ProjectMember:
-    user = await session.scalar(select(User).where(User.email == normalise_email(email)))
-    if user is None or not user.is_active:
+    found = (
+        await session.execute(
+            select(User, participates(access.project.id, User.id)).where(
+                User.email == normalise_email(email)
+            )
+        )
+    ).first()
+    if found is None or not found[0].is_active:
         raise UnprocessableEntity("No active user has this email", loc=("body", "email"))
-    if await is_participant(session=session, project=access.project, user_id=user.id):
+    user, already = found
+    if already:
         raise AlreadyMember()
     member = ProjectMember(project_id=access.project.id, user_id=user.id, role=role.value)
     member.user = user

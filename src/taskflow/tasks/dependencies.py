@@ -24,7 +24,7 @@ async def task_access_for_update(
 ) -> TaskAccess:
     """The task, locked until the request commits (PostgreSQL) and read after the lock: a
     delete or move waits for the write before it and sees where it left the task."""
-    return await service.get_task_access(
+    return await service.read_task_to_write(
         session=session, principal=principal, task_id=task_id, lock=RowLock.UPDATE
     )
 

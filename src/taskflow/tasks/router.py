@@ -1,7 +1,6 @@
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import Depends, Query, status
 from pydantic import TypeAdapter
@@ -21,10 +20,9 @@ from taskflow.core.pagination import (
 )
 from taskflow.identity.dependencies import authorized
 from taskflow.identity.principal import Principal, Scope
-from taskflow.tasks import service
+from taskflow.tasks import bulk, service
 from taskflow.tasks.cache import ONE_TASK, VISIBLE_TASKS
 from taskflow.tasks.dependencies import LockedTask, TaskId
-from taskflow.tasks.models import Task
 from taskflow.tasks.schemas import (
     BulkUpdate,
     BulkUpdateResult,
@@ -34,6 +32,7 @@ from taskflow.tasks.schemas import (
     TaskRead,
     TaskUpdate,
 )
+from taskflow.tasks.views import TaskView
 
 router = DomainRouter(prefix="/tasks", tags=["tasks"])
 TASK_LIST = TypeAdapter(list[TaskRead])
@@ -43,10 +42,9 @@ Reader = Annotated[Principal, authorized(Scope.TASKS_READ, from_cache=True)]
 Writer = Annotated[Principal, authorized(Scope.TASKS_WRITE, from_cache=True)]
 
 
-def _read(response: Response, task: Task | Mapping[str, Any], version: int) -> TaskRead:
-    """A task as answered (its ORM object, or its data as service.task_view shapes it), with
-    the ETag of its version."""
-    response.headers["ETag"] = etag(version)
+def _read(response: Response, task: TaskView) -> TaskRead:
+    """A task's view as answered, with the ETag of its version."""
+    response.headers["ETag"] = etag(task["version"])
     return TaskRead.model_validate(task)
 
 
@@ -79,7 +77,7 @@ async def create_task(
         assignee_id=body.assignee_id,
     )
     response.headers["Location"] = created_location(request, task["id"])
-    result = _read(response, task, task["version"])
+    result = _read(response, task)
     await idempotency.complete(status.HTTP_201_CREATED, result, headers=response.headers)
     return result
 
@@ -135,7 +133,7 @@ async def list_tasks(
 async def bulk_update_tasks(
     body: BulkUpdate, principal: Writer, session: SessionDep
 ) -> BulkUpdateResult:
-    count = await service.bulk_update(
+    count = await bulk.bulk_update(
         session=session,
         principal=principal,
         task_ids=body.task_ids,
@@ -153,8 +151,8 @@ async def bulk_update_tasks(
 async def read_task(
     request: Request, task_id: TaskId, principal: Reader, session: SessionDep, response: Response
 ) -> TaskRead:
-    task = await service.read_task_view(session=session, principal=principal, task_id=task_id)
-    return _read(response, task, task["version"])
+    task = await service.read_task(session=session, principal=principal, task_id=task_id)
+    return _read(response, task)
 
 
 @router.patch(
@@ -171,14 +169,14 @@ async def update_task(
     response: Response,
     if_match: IfMatch = None,
 ) -> TaskRead:
-    task = await service.change_task(
+    task = await service.update_task(
         session=session,
         principal=principal,
         task_id=task_id,
         changes=body.model_dump(exclude_unset=True),
         if_match=if_match,
     )
-    return _read(response, task, task["version"])
+    return _read(response, task)
 
 
 @router.delete(
@@ -204,4 +202,4 @@ async def move_task(
     task = await service.move_task(
         session=session, principal=principal, access=access, project_id=body.project_id
     )
-    return _read(response, task, task.version)
+    return _read(response, task)

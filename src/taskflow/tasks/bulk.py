@@ -1,0 +1,126 @@
+"""Bulk change: many tasks in one transaction, all or nothing, in a fixed number of
+statements whatever the number of tasks."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Collection, Mapping, Sequence
+from typing import Any
+
+from sqlalchemy import Select, bindparam, case, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from taskflow.core import clock
+from taskflow.core.cache import touch
+from taskflow.core.db import BigIntId, RowLock, locked
+from taskflow.core.errors import Forbidden, NotFound, UnprocessableEntity
+from taskflow.identity.principal import Principal
+from taskflow.projects import service as projects_service
+from taskflow.projects.models import Project
+from taskflow.projects.policy import ProjectArchived, ProjectRole, may_write_tasks
+from taskflow.projects.queries import assignable
+from taskflow.tasks.models import Task
+from taskflow.tasks.queries import visible_tasks
+
+_IDS: Any = bindparam("ids", expanding=True)
+
+# Before a bulk update reads its tasks (PostgreSQL): the tasks locked against other writes,
+# in id order, so two bulk updates cannot deadlock. Their projects are not locked: a project
+# delete or a member removal holds the project and then waits for its tasks, so a bulk
+# update holding tasks and waiting for the project would deadlock with it.
+_LOCK_IN_ORDER = locked(
+    select(Task.id).where(Task.id.in_(_IDS)).order_by(Task.id), Task, RowLock.NO_KEY_UPDATE
+)
+
+
+@functools.cache
+def _visible_tasks_to_change(*, admin: bool) -> Select[*tuple[Any, ...]]:
+    """(id, role, project_id, is_archived) of the visible tasks among `ids`."""
+    return (
+        visible_tasks(admin=admin)
+        .add_columns(Task.project_id, Project.is_archived)
+        .join(Project, Project.id == Task.project_id)
+        .where(Task.id.in_(_IDS))
+    )
+
+
+# The projects among `project_ids` where the user `assignee_id` may be assigned a task.
+_PROJECTS_ASSIGNABLE = select(Project.id).where(
+    Project.id.in_(bindparam("project_ids", expanding=True)),
+    assignable(Project.id, bindparam("assignee_id", type_=BigIntId)),
+)
+
+
+def _ids(ids: Collection[int]) -> str:
+    return ", ".join(str(task_id) for task_id in sorted(ids))
+
+
+async def bulk_update(
+    *,
+    session: AsyncSession,
+    principal: Principal,
+    task_ids: Sequence[int],
+    changes: Mapping[str, Any],
+) -> int:
+    """Change many tasks in one transaction, all or nothing: 404 when the caller cannot see
+    one of them, 403 or 409 when it may not change one, 422 when the assignee may not be
+    assigned in one of their projects. Returns how many distinct tasks changed."""
+    ids = sorted(set(task_ids))
+    if session.get_bind().dialect.name == "postgresql":
+        await session.execute(_LOCK_IN_ORDER, {"ids": ids})
+    statement = _visible_tasks_to_change(admin=principal.is_admin)
+    parameters = {**projects_service.viewer(principal), "ids": ids}
+    rows = (await session.execute(statement, parameters)).all()
+    missing = set(ids) - {row.id for row in rows}
+    if missing:
+        raise NotFound(f"Tasks not found: {_ids(missing)}")
+    read_only = {row.id for row in rows if not may_write_tasks(ProjectRole(row.role))}
+    if read_only:
+        raise Forbidden(f"Viewers cannot change tasks: {_ids(read_only)}")
+    archived = {row.id for row in rows if row.is_archived}
+    if archived:
+        raise ProjectArchived(f"Tasks in archived projects cannot change: {_ids(archived)}")
+
+    values: dict[str, Any] = {"version": Task.version + 1, "updated_at": clock.now()}
+    for field in ("priority", "due_date"):
+        if field in changes:
+            values[field] = changes[field]
+    if "assignee_id" in changes:
+        assignee_id = changes["assignee_id"]
+        if assignee_id is not None:
+            await _ensure_assignable_everywhere(
+                session, assignee_id, {row.id: row.project_id for row in rows}
+            )
+        values["assignee_id"] = assignee_id
+    if "is_completed" in changes:
+        completed = changes["is_completed"]
+        values["is_completed"] = completed
+        values["completed_at"] = (
+            case((Task.is_completed.is_(True), Task.completed_at), else_=clock.now())
+            if completed
+            else None
+        )
+    await session.execute(
+        update(Task)
+        .where(Task.id.in_(ids))
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    touch(session, projects={row.project_id for row in rows})
+    return len(ids)
+
+
+async def _ensure_assignable_everywhere(
+    session: AsyncSession, user_id: int, project_of_task: Mapping[int, int]
+) -> None:
+    """422 unless the user may be assigned a task in the project of every task."""
+    parameters = {"project_ids": sorted(set(project_of_task.values())), "assignee_id": user_id}
+    allowed = set(await session.scalars(_PROJECTS_ASSIGNABLE, parameters))
+    refused = {
+        task_id for task_id, project_id in project_of_task.items() if project_id not in allowed
+    }
+    if refused:
+        raise UnprocessableEntity(
+            f"The assignee is not the owner or a member of the project of tasks: {_ids(refused)}",
+            loc=("body", "update_data", "assignee_id"),
+        )

@@ -1,0 +1,114 @@
+"""What a task list may be filtered and sorted by, as the SQL the list statements embed."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import bindparam, or_
+
+from taskflow.core.db import BigIntId
+from taskflow.tasks.models import Task
+
+TASK_SORT_COLUMNS = {
+    "created_at": Task.created_at,
+    "updated_at": Task.updated_at,
+    "due_date": Task.due_date,
+    "priority": Task.priority,
+    "title": Task.title,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class TaskFilters:
+    """The filters of one task list; they combine with AND."""
+
+    project_id: int | None = None
+    status: str | None = None
+    assignee_ids: frozenset[int] = frozenset()
+    priority: int | None = None
+    priority_min: int | None = None
+    search: str | None = None
+    due_before: datetime | None = None
+    due_after: datetime | None = None
+
+    def shape(self) -> tuple[Any, ...]:
+        """Which filters are set (not their values): what the list's SQL depends on."""
+        return (
+            self.project_id is not None,
+            self.status,
+            len(self.assignee_ids),
+            self.priority is not None,
+            self.priority_min is not None,
+            bool(self.search),
+            self.due_before is not None,
+            self.due_after is not None,
+        )
+
+    def parameters(self, now: datetime) -> dict[str, Any]:
+        """The values of the bound parameters of `filter_conditions(self.shape())`."""
+        values: dict[str, Any] = {
+            "f_project_id": self.project_id,
+            "f_priority": self.priority,
+            "f_priority_min": self.priority_min,
+            "f_due_before": self.due_before,
+            "f_due_after": self.due_after,
+        }
+        if self.status in ("overdue", "pending"):
+            values["f_now"] = now
+        if self.search:
+            values["f_search"] = _like_escaped(self.search)
+        for position, user_id in enumerate(sorted(self.assignee_ids)):
+            values[f"f_assignee_{position}"] = user_id
+        return {name: value for name, value in values.items() if value is not None}
+
+
+_LIKE_ESCAPE = "/"
+
+
+def _like_escaped(text: str) -> str:
+    """`text` matched literally by LIKE ... ESCAPE '/' (what autoescape does to a literal)."""
+    for special in (_LIKE_ESCAPE, "%", "_"):
+        text = text.replace(special, _LIKE_ESCAPE + special)
+    return text
+
+
+def filter_conditions(shape: tuple[Any, ...]) -> list[Any]:
+    """The WHERE of a TaskFilters of this shape, with its values as bound parameters."""
+    (project, status, assignees, priority, priority_min, search, due_before, due_after) = shape
+    due = Task.due_date.type
+
+    conditions: list[Any] = []
+    if project:
+        conditions.append(Task.project_id == bindparam("f_project_id", type_=BigIntId))
+    if status == "completed":
+        conditions.append(Task.is_completed.is_(True))
+    elif status == "overdue":
+        conditions += [Task.is_completed.is_(False), Task.due_date < bindparam("f_now", type_=due)]
+    elif status == "pending":
+        conditions += [
+            Task.is_completed.is_(False),
+            or_(Task.due_date.is_(None), Task.due_date >= bindparam("f_now", type_=due)),
+        ]
+    conditions.extend(
+        Task.assignee_id == bindparam(f"f_assignee_{position}", type_=BigIntId)
+        for position in range(assignees)
+    )
+    if priority:
+        conditions.append(Task.priority == bindparam("f_priority", type_=Task.priority.type))
+    if priority_min:
+        conditions.append(Task.priority >= bindparam("f_priority_min", type_=Task.priority.type))
+    if search:
+        text = bindparam("f_search", type_=Task.title.type)
+        conditions.append(
+            or_(
+                Task.title.icontains(text, escape=_LIKE_ESCAPE),
+                Task.description.icontains(text, escape=_LIKE_ESCAPE),
+            )
+        )
+    if due_before:
+        conditions.append(Task.due_date < bindparam("f_due_before", type_=due))
+    if due_after:
+        conditions.append(Task.due_date > bindparam("f_due_after", type_=due))
+    return conditions
