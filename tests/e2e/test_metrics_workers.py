@@ -60,9 +60,13 @@ def two_workers(tmp_path: Path, smtp: tuple[Mailbox, int], mailbox: Mailbox) -> 
             assert len(shared) == 1, server.log()
             yield Workers(server, process, Path(shared[0]))
         finally:
+            # SIGTERM lets the server stop its workers; SIGKILL would leave them orphaned.
             if process.poll() is None:
-                process.kill()
-                process.wait(timeout=10)
+                process.terminate()
+                try:
+                    process.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    process.kill()
 
 
 def sample(exposition: str, name: str, **labels: str) -> float:
