@@ -1,7 +1,8 @@
 """The domains of the API, in one list: adding a domain is adding it here.
 
-Each domain brings its router (included under /api/v1 by main.create_app, which also tells
-the router the prefix it is served under: core.deps.DomainRouter.served_under) and its
+Each domain brings its routers (included under /api/v1 by main.create_app, which also tells
+each router the prefix it is served under: core.deps.DomainRouter.served_under; a domain
+whose routes lie under two prefixes has one router for each) and its
 declarations about the read cache (core.cache_contract.DomainCache), collected into one
 contract that the app installs on its cache. A domain with write routes must declare each
 of them there: tests/integration/test_cache_contract.py fails on any it does not know.
@@ -30,7 +31,7 @@ from taskflow.users.router import router as users_router
 @dataclass(frozen=True, slots=True)
 class Domain:
     name: str
-    router: DomainRouter
+    routers: tuple[DomainRouter, ...]
     cache: DomainCache
 
 
@@ -39,14 +40,14 @@ class Domain:
 # router with a prefix is only tried for paths under it (DomainRouter.served_under); one
 # without (audit) is tried for every path that reaches it.
 DOMAINS: tuple[Domain, ...] = (
-    Domain("tasks", tasks_router, TASKS_CACHE),
-    Domain("projects", projects_router, PROJECTS_CACHE),
-    Domain("users", users_router, USERS_CACHE),
-    Domain("auth", auth_router, AUTH_CACHE),
-    Domain("api_keys", api_keys_router, API_KEYS_CACHE),
+    Domain("tasks", (tasks_router,), TASKS_CACHE),
+    Domain("projects", (projects_router,), PROJECTS_CACHE),
+    Domain("users", (users_router,), USERS_CACHE),
+    Domain("auth", (auth_router,), AUTH_CACHE),
+    Domain("api_keys", (api_keys_router,), API_KEYS_CACHE),
     # Reads only: nothing they do is cached or changes what is.
-    Domain("audit", audit_router, DomainCache()),
-    Domain("admin", admin_router, DomainCache()),
+    Domain("audit", (audit_router,), DomainCache()),
+    Domain("admin", (admin_router,), DomainCache()),
 )
 
 CACHE_CONTRACT = CacheContract.collect(domain.cache for domain in DOMAINS)

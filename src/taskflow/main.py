@@ -245,8 +245,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # With a prefix, FastAPI skips walking every route at include time (a third of start-up).
     # The domains in their order of routing (see taskflow.domains).
     for domain in DOMAINS:
-        app.include_router(domain.router, prefix=API_PREFIX)
-        domain.router.served_under(API_PREFIX)
+        for domain_router in domain.routers:
+            app.include_router(domain_router, prefix=API_PREFIX)
+            domain_router.served_under(API_PREFIX)
     page_policies = _mount_docs(app) if settings.serve_docs else {}
     _mount_root(app, settings)
     if settings.metrics_enabled:

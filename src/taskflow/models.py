@@ -1,5 +1,6 @@
 """Every table's model, imported in one place for Alembic and the tests."""
 
+from taskflow.activity.models import ActivityEvent
 from taskflow.api_keys.models import ApiKey
 from taskflow.audit.models import AuditEntry
 from taskflow.core.db import Base
@@ -9,6 +10,7 @@ from taskflow.tasks.models import Task
 from taskflow.users.models import OneTimeToken, RefreshToken, User
 
 __all__ = [
+    "ActivityEvent",
     "ApiKey",
     "AuditEntry",
     "Base",

@@ -1,0 +1,1 @@
+"""What happened in a project, by whom: the activity event log."""
