@@ -9,6 +9,16 @@ from sqlalchemy.orm import Mapped, mapped_column
 from taskflow.core import clock
 from taskflow.core.db import Base, BigIntId
 
+# Every type an event may have, by family (`task.*` in a filter names one family).
+EVENT_TYPES: dict[str, tuple[str, ...]] = {
+    "project": ("created", "updated", "archived", "unarchived", "deleted"),
+    "member": ("added", "role_changed", "removed"),
+    "status": ("created", "updated", "deleted"),
+    "label": ("created", "updated", "deleted"),
+    "task": ("created", "updated", "moved", "completed", "reopened", "deleted"),
+    "comment": ("created", "updated", "deleted"),
+}
+
 
 class ActivityEvent(Base):
     """One change to a project or to something in it, written in the change's transaction.

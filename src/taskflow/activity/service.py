@@ -1,9 +1,11 @@
 """Recording activity: every write calls `record` (or `record_many`) in its own unit of
-work, so an event exists exactly when its change committed."""
+work, so an event exists exactly when its change committed. Reading it: `list_events`, one
+project's or one task's history, for a caller the owning domain has let see it."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
 from typing import Any
@@ -11,9 +13,13 @@ from typing import Any
 from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from taskflow.activity import queries
 from taskflow.activity.models import ActivityEvent
+from taskflow.activity.schemas import ActivityQuery, ActivityRead
 from taskflow.core import clock
 from taskflow.core.context import current_request
+from taskflow.core.pagination import Cursor, KeysetPage, decode_cursor
+from taskflow.users.schemas import UserSummary
 
 Changes = dict[str, list[Any]]
 
@@ -86,4 +92,132 @@ async def record(
                 changes=changes,
             )
         ],
+    )
+
+
+# Fields of a task's view that no change names: who and when it was made, its version and
+# stamp (every write moves them), and counts that other things' writes move.
+_NOT_CHANGES = frozenset(
+    {"id", "version", "created_at", "updated_at", "created_by", "comment_count", "subtask_counts"}
+)
+
+
+def _comparable(view: Mapping[str, Any]) -> dict[str, Any]:
+    """A task's view as the fields a change event names: a reference (`{"id", ...}`) as
+    `<name>_id`, a list of references as `<singular>_ids` (sorted), never a person's email
+    or name (they are the user's own data, not the task's)."""
+    fields: dict[str, Any] = {}
+    for name, value in view.items():
+        if name in _NOT_CHANGES:
+            continue
+        if isinstance(value, Mapping) and "id" in value:
+            fields[f"{name}_id"] = value["id"]
+        elif isinstance(value, Mapping):
+            continue  # a derived summary (counts): not a field a writer set
+        elif isinstance(value, list | tuple) and all(
+            isinstance(item, Mapping) and "id" in item for item in value
+        ):
+            fields[f"{name.removesuffix('s')}_ids"] = sorted(item["id"] for item in value)
+        else:
+            fields[name] = value
+    return fields
+
+
+def task_change(before: Mapping[str, Any], after: Mapping[str, Any]) -> tuple[str, Changes] | None:
+    """The type and changes of the event a task's write makes, from its view before and
+    after: `task.completed` or `task.reopened` when is_completed flips, `task.moved` when
+    its project changes, `task.updated` otherwise; None when no field changed."""
+    changes = changes_between(_comparable(before), _comparable(after))
+    if not changes:
+        return None
+    if "is_completed" in changes:
+        return ("task.completed" if after.get("is_completed") else "task.reopened"), changes
+    if "project_id" in changes:
+        return "task.moved", changes
+    return "task.updated", changes
+
+
+def task_event_row(
+    *, actor_id: int | None, before: Mapping[str, Any], after: Mapping[str, Any]
+) -> dict[str, Any] | None:
+    """The event row of a task's write (see `task_change`), in the project the task is in
+    after it; None when the write changed nothing a reader sees."""
+    change = task_change(before, after)
+    if change is None:
+        return None
+    type_, changes = change
+    return event_row(
+        type=type_,
+        actor_id=actor_id,
+        project_id=after["project"]["id"],
+        task_id=after["id"],
+        changes=changes,
+    )
+
+
+# --- reading ------------------------------------------------------------------------------
+
+# The one order of a history, named in its cursors: newest first, by id.
+HISTORY_SORT = "-id"
+
+
+@dataclass(frozen=True, slots=True)
+class EventPage:
+    """One page of a history, the number of matching events, where the next page starts."""
+
+    events: list[ActivityRead]
+    total: int
+    next_cursor: Cursor | None
+
+
+async def list_events(
+    *,
+    session: AsyncSession,
+    project_id: int | None = None,
+    task_id: int | None = None,
+    filters: ActivityQuery,
+    page: KeysetPage,
+) -> EventPage:
+    """One page of a project's (or a task's) events that match the filters, newest first.
+
+    The caller's right to read them is checked by the domain that owns the project or the
+    task; a deleted task's events stay in its project's history."""
+    before_id = None
+    if page.cursor is not None:
+        before_id = decode_cursor(page.cursor, sort=HISTORY_SORT, column=ActivityEvent.id).last_id
+    conditions = queries.history_conditions(
+        project_id=project_id,
+        task_id=task_id,
+        types=filters.type,
+        actor_id=filters.actor_id,
+        since=filters.since,
+    )
+    # One row more than the page says whether a next page exists.
+    statement = queries.history_page(
+        conditions, before_id=before_id, skip=page.skip, rows=page.limit + 1
+    )
+    rows = list(await session.execute(statement))
+    total = await session.scalar(queries.history_count(conditions))
+    next_cursor = None
+    if len(rows) > page.limit:
+        del rows[page.limit :]
+        next_cursor = Cursor(sort=HISTORY_SORT, value=None, last_id=rows[-1].id)
+    return EventPage(
+        events=[_event(row) for row in rows], total=total or 0, next_cursor=next_cursor
+    )
+
+
+def _event(row: Any) -> ActivityRead:
+    actor = None
+    if row.actor_id is not None and row.actor_email is not None:
+        actor = UserSummary(id=row.actor_id, email=row.actor_email, full_name=row.actor_full_name)
+    return ActivityRead(
+        id=row.id,
+        type=row.type,
+        actor=actor,
+        project_id=row.project_id,
+        task_id=row.task_id,
+        at=row.at,
+        changes=row.changes,
+        request_id=row.request_id,
     )

@@ -7,12 +7,22 @@ from pydantic import TypeAdapter
 from starlette.requests import Request
 from starlette.responses import Response
 
+from taskflow.activity import service as activity
+from taskflow.activity.schemas import ActivityQuery, ActivityRead
 from taskflow.core.cached_reads import cached_read
 from taskflow.core.deps import DomainRouter, IfMatch, SessionDep, created_location
 from taskflow.core.errors import error_responses
 from taskflow.core.etag import etag
 from taskflow.core.idempotency import CREATED_HEADERS_DOC, ETAG_HEADER_DOC, IdempotencyDep
-from taskflow.core.pagination import PAGE_HEADERS_DOC, Page, page_params, set_page_headers
+from taskflow.core.pagination import (
+    PAGE_HEADERS_DOC,
+    KeysetPage,
+    Page,
+    keyset_page_params,
+    page_params,
+    set_keyset_page_headers,
+    set_page_headers,
+)
 from taskflow.core.types import MAX_ID, SearchQuery
 from taskflow.identity.dependencies import authorized
 from taskflow.identity.principal import Principal, Scope
@@ -142,6 +152,7 @@ async def update_project(
     access = await service.update_project(
         session=session,
         access=access,
+        actor_id=principal.user.id,
         changes=body.model_dump(exclude_unset=True),
         if_match=if_match,
     )
@@ -228,7 +239,7 @@ async def change_member_role(
 ) -> MemberRead:
     policy.ensure_can_manage(access)
     member = await service.change_member_role(
-        session=session, access=access, user_id=user_id, role=body.role
+        session=session, access=access, actor_id=principal.user.id, user_id=user_id, role=body.role
     )
     return MemberRead(
         user=UserSummary.model_validate(member.user),
@@ -253,3 +264,31 @@ async def remove_member(
     await service.remove_member(
         session=session, access=access, actor_id=principal.user.id, user_id=user_id
     )
+
+
+# --- activity -----------------------------------------------------------------------------
+
+
+@router.get(
+    "/{project_id:int}/activity",
+    response_model=list[ActivityRead],
+    responses={200: {"headers": PAGE_HEADERS_DOC}, **error_responses(401, 403, 404, 422)},
+    summary="What happened in a project, by whom, newest first (anyone who sees it)",
+)
+async def list_project_activity(
+    request: Request,
+    response: Response,
+    principal: Reader,
+    access: ReadableProject,
+    session: SessionDep,
+    page: Annotated[KeysetPage, Depends(keyset_page_params)],
+    query: Annotated[ActivityQuery, Query()],
+) -> list[ActivityRead]:
+    # Not cached: every write of the project adds to it (see projects.cache).
+    found = await activity.list_events(
+        session=session, project_id=access.project.id, filters=query, page=page
+    )
+    set_keyset_page_headers(
+        request, response, page=page, total=found.total, next_cursor=found.next_cursor
+    )
+    return found.events

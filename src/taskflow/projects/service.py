@@ -21,6 +21,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload
 
+from taskflow.activity import service as activity
 from taskflow.audit import service as audit
 from taskflow.audit.models import AuditEvent
 from taskflow.core.cache import touch
@@ -187,22 +188,55 @@ async def create_project(
     session.add(project)
     await session.flush()
     touch(session, users=[principal.user.id])
+    await activity.record(
+        session,
+        type="project.created",
+        actor_id=principal.user.id,
+        project_id=project.id,
+        changes={"name": [None, name]},
+    )
     return ProjectAccess(project=project, role=ProjectRole.OWNER)
+
+
+# The fields of a project a change may set, as its events name them.
+_PROJECT_FIELDS = ("name", "description", "is_archived")
+
+
+def _project_event_type(changes: Mapping[str, Any]) -> str:
+    """project.archived or project.unarchived when the change flips it, else updated."""
+    if "is_archived" in changes:
+        return "project.archived" if changes["is_archived"][1] else "project.unarchived"
+    return "project.updated"
 
 
 async def update_project(
     *,
     session: AsyncSession,
     access: ProjectAccess,
+    actor_id: int,
     changes: Mapping[str, Any],
     if_match: str | None,
 ) -> ProjectAccess:
+    """Change the project; what changed is its activity event, in the same transaction."""
     check_if_match(if_match, access.project.version)
-    for field in ("name", "description", "is_archived"):
+    project = access.project
+    before = {field: getattr(project, field) for field in _PROJECT_FIELDS}
+    for field in _PROJECT_FIELDS:
         if field in changes:
-            setattr(access.project, field, changes[field])
+            setattr(project, field, changes[field])
     await flush_versioned(session)
-    touch(session, projects=[access.project.id])
+    touch(session, projects=[project.id])
+    changed = activity.changes_between(
+        before, {field: getattr(project, field) for field in _PROJECT_FIELDS}
+    )
+    if changed:
+        await activity.record(
+            session,
+            type=_project_event_type(changed),
+            actor_id=actor_id,
+            project_id=project.id,
+            changes=changed,
+        )
     return access
 
 
@@ -214,6 +248,13 @@ async def delete_project(
     await session.delete(project)
     await flush_versioned(session)
     touch(session, projects=[project.id])
+    await activity.record(
+        session,
+        type="project.deleted",
+        actor_id=actor_id,
+        project_id=project.id,
+        changes={"name": [project.name, None]},
+    )
     audit.record(
         session,
         AuditEvent.PROJECT_DELETED,
@@ -276,6 +317,13 @@ async def add_member(
     session.add(member)
     await session.flush()
     touch(session, projects=[access.project.id], users=[user.id])
+    await activity.record(
+        session,
+        type="member.added",
+        actor_id=actor_id,
+        project_id=access.project.id,
+        changes={"user_id": [None, user.id], "role": [None, role.value]},
+    )
     audit.record(
         session,
         AuditEvent.MEMBER_ADDED,
@@ -298,29 +346,62 @@ async def _get_member(session: AsyncSession, project_id: int, user_id: int) -> P
 
 
 async def change_member_role(
-    *, session: AsyncSession, access: ProjectAccess, user_id: int, role: MemberRole
+    *, session: AsyncSession, access: ProjectAccess, actor_id: int, user_id: int, role: MemberRole
 ) -> ProjectMember:
     member = await _get_member(session, access.project.id, user_id)
+    old_role = member.role
     member.role = role.value
     await session.flush()
     touch(session, projects=[access.project.id])
+    if old_role != role.value:
+        await activity.record(
+            session,
+            type="member.role_changed",
+            actor_id=actor_id,
+            project_id=access.project.id,
+            changes={"user_id": [user_id, user_id], "role": [old_role, role.value]},
+        )
     return member
 
 
 async def remove_member(
     *, session: AsyncSession, access: ProjectAccess, actor_id: int, user_id: int
 ) -> None:
-    """Remove a member; tasks of this project assigned to it become unassigned."""
+    """Remove a member; tasks of this project assigned to it become unassigned (each with
+    its `task.updated` event, after the `member.removed` one)."""
     member = await _get_member(session, access.project.id, user_id)
     await session.delete(member)
-    await session.execute(
+    unassigned = await session.scalars(
         update(Task)
         .where(Task.project_id == access.project.id, Task.assignee_id == user_id)
         .values(assignee_id=None, version=Task.version + 1)
+        .returning(Task.id)
         .execution_options(synchronize_session=False)
     )
+    task_ids = sorted(unassigned)
     await session.flush()
     touch(session, projects=[access.project.id], users=[user_id])
+    await activity.record_many(
+        session,
+        [
+            activity.event_row(
+                type="member.removed",
+                actor_id=actor_id,
+                project_id=access.project.id,
+                changes={"user_id": [user_id, None], "role": [member.role, None]},
+            ),
+            *(
+                activity.event_row(
+                    type="task.updated",
+                    actor_id=actor_id,
+                    project_id=access.project.id,
+                    task_id=task_id,
+                    changes={"assignee_id": [user_id, None]},
+                )
+                for task_id in task_ids
+            ),
+        ],
+    )
     audit.record(
         session,
         AuditEvent.MEMBER_REMOVED,

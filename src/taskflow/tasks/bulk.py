@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import Select, bindparam, case, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from taskflow.activity import service as activity
 from taskflow.core import clock
 from taskflow.core.cache import touch
 from taskflow.core.db import BigIntId, RowLock, locked
@@ -20,7 +21,8 @@ from taskflow.projects.models import Project
 from taskflow.projects.policy import ProjectArchived, ProjectRole, may_write_tasks
 from taskflow.projects.queries import assignable
 from taskflow.tasks.models import Task
-from taskflow.tasks.queries import visible_tasks
+from taskflow.tasks.queries import TASK_VIEWS_BY_IDS, visible_tasks
+from taskflow.tasks.views import task_view
 
 _IDS: Any = bindparam("ids", expanding=True)
 
@@ -64,7 +66,11 @@ async def bulk_update(
 ) -> int:
     """Change many tasks in one transaction, all or nothing: 404 when the caller cannot see
     one of them, 403 or 409 when it may not change one, 422 when the assignee may not be
-    assigned in one of their projects. Returns how many distinct tasks changed."""
+    assigned in one of their projects. Returns how many distinct tasks changed.
+
+    Each task whose view the change alters gets its activity event (`task.updated`,
+    `task.completed` or `task.reopened`), from its view read before and after the write,
+    all written by one statement."""
     ids = sorted(set(task_ids))
     if session.get_bind().dialect.name == "postgresql":
         await session.execute(_LOCK_IN_ORDER, {"ids": ids})
@@ -100,6 +106,9 @@ async def bulk_update(
             if completed
             else None
         )
+    before = {
+        row.id: task_view(row) for row in await session.execute(TASK_VIEWS_BY_IDS, {"ids": ids})
+    }
     await session.execute(
         update(Task)
         .where(Task.id.in_(ids))
@@ -107,6 +116,12 @@ async def bulk_update(
         .execution_options(synchronize_session=False)
     )
     touch(session, projects={row.project_id for row in rows})
+    after = [task_view(row) for row in await session.execute(TASK_VIEWS_BY_IDS, {"ids": ids})]
+    events = (
+        activity.task_event_row(actor_id=principal.user.id, before=before[view["id"]], after=view)
+        for view in sorted(after, key=lambda view: view["id"])
+    )
+    await activity.record_many(session, (event for event in events if event is not None))
     return len(ids)
 
 

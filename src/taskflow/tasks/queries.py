@@ -87,6 +87,13 @@ def _with_view_columns(query: Select[*tuple[Any, ...]]) -> Select[*tuple[Any, ..
     )
 
 
+# The view's columns of the tasks among `ids`, whoever may see them: a bulk change reads
+# them before and after it writes (after checking the caller's access), for its events.
+TASK_VIEWS_BY_IDS = _with_view_columns(select(Task.id).select_from(Task)).where(
+    Task.id.in_(bindparam("ids", expanding=True))
+)
+
+
 @functools.cache
 def visible_task_view(*, admin: bool) -> Select[*tuple[Any, ...]]:
     """The view's columns of the visible task with id `TASK_ID`; no row when unseen."""

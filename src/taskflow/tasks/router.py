@@ -7,6 +7,8 @@ from pydantic import TypeAdapter
 from starlette.requests import Request
 from starlette.responses import Response
 
+from taskflow.activity import service as activity
+from taskflow.activity.schemas import ActivityQuery, ActivityRead
 from taskflow.core.cached_reads import cached_read
 from taskflow.core.deps import DomainRouter, IfMatch, SessionDep, created_location
 from taskflow.core.errors import error_responses
@@ -187,7 +189,9 @@ async def update_task(
 async def delete_task(
     principal: Writer, access: LockedTask, session: SessionDep, if_match: IfMatch = None
 ) -> None:
-    await service.delete_task(session=session, access=access, if_match=if_match)
+    await service.delete_task(
+        session=session, principal=principal, access=access, if_match=if_match
+    )
 
 
 @router.post(
@@ -203,3 +207,30 @@ async def move_task(
         session=session, principal=principal, access=access, project_id=body.project_id
     )
     return _read(response, task)
+
+
+# --- activity -----------------------------------------------------------------------------
+
+
+@router.get(
+    "/{task_id:int}/activity",
+    response_model=list[ActivityRead],
+    responses={200: {"headers": PAGE_HEADERS_DOC}, **error_responses(401, 403, 404, 422)},
+    summary="What happened to a task, by whom, newest first (anyone who sees it)",
+)
+async def list_task_activity(
+    request: Request,
+    response: Response,
+    task_id: TaskId,
+    principal: Reader,
+    session: SessionDep,
+    page: Annotated[KeysetPage, Depends(keyset_page_params)],
+    query: Annotated[ActivityQuery, Query()],
+) -> list[ActivityRead]:
+    # Not cached: every write of the task adds to it (see tasks.cache).
+    await service.read_task(session=session, principal=principal, task_id=task_id)  # or 404
+    found = await activity.list_events(session=session, task_id=task_id, filters=query, page=page)
+    set_keyset_page_headers(
+        request, response, page=page, total=found.total, next_cursor=found.next_cursor
+    )
+    return found.events

@@ -12,9 +12,10 @@ from typing import Any
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
+from taskflow.activity import service as activity
 from taskflow.core import clock
 from taskflow.core.cache import touch
-from taskflow.core.db import RowLock, begin_transaction, lock_rows, statement_connection
+from taskflow.core.db import RowLock, begin_transaction, lock_rows
 from taskflow.core.errors import Conflict, NotFound, PreconditionFailed, UnprocessableEntity
 from taskflow.core.etag import CHANGED_MEANWHILE, check_if_match
 from taskflow.core.pagination import Cursor, KeysetPage, decode_cursor
@@ -99,14 +100,12 @@ async def read_task_to_write(
 ) -> TaskAccess:
     """The task a write is based on; 404 when the caller cannot see it.
 
-    Without `lock`, statement by statement (a change matches the version read here). With
-    it, the task row is locked first (until the request commits) and read after the lock,
-    as the last writer left it."""
-    if lock is None:
-        connection = await statement_connection(session)
-    else:
+    Without `lock`, in the request's transaction without a lock (a change matches the
+    version read here). With it, the task row is locked first (until the request commits)
+    and read after the lock, as the last writer left it."""
+    if lock is not None:
         await lock_rows(session, queries.LOCK_TASK[lock], {TASK_ID: task_id})
-        connection = await session.connection()
+    connection = await session.connection()
     statement = queries.visible_task_to_write(admin=principal.is_admin)
     row = await _visible_row(connection, principal, task_id, statement)
     return TaskAccess(
@@ -204,9 +203,9 @@ async def create_task(
     One statement: an INSERT that checks the caller's access (and the assignee) itself,
     with every value set here, so the answer needs no read back and no ORM unit of work (a
     create is the hottest write). Only when it writes nothing is the project read, to say
-    why (404, 403, 409 or 422).
+    why (404, 403, 409 or 422). Its `task.created` event is written in the same transaction.
     """
-    connection = await statement_connection(session)
+    connection = await session.connection()
     now = clock.now()
     values: dict[str, Any] = {
         "title": title,
@@ -240,7 +239,16 @@ async def create_task(
     # The view's columns in the order of queries.VIEW_COLUMNS, as a read back would give.
     task = (task_id, title, description, priority, False, None, due_date, now, now, 1)
     people = (assignee_id, assignee_email, assignee_full_name, user.id, user.email, user.full_name)
-    return task_view((*task, project_id, project_name, *people))
+    view = task_view((*task, project_id, project_name, *people))
+    await activity.record(
+        session,
+        type="task.created",
+        actor_id=user.id,
+        project_id=project_id,
+        task_id=task_id,
+        changes={"title": [None, title]},
+    )
+    return view
 
 
 async def _refuse_create(
@@ -274,20 +282,33 @@ async def update_task(
     """Change the task and return its view; every change lands unless If-Match names
     another version.
 
-    First without a lock or transaction (the UPDATE matches the version read). If another
-    change landed in between, the task is locked in a transaction (its row on PostgreSQL,
-    the database's write lock on SQLite) and read again: the change waits for the ones
-    before it and then lands, and If-Match is compared with the version found under the
-    lock, so of racers naming one version exactly one wins.
+    First without a lock (the UPDATE matches the version read). If another change landed
+    in between, the task is locked (its row on PostgreSQL, the database's write lock on
+    SQLite) and read again: the change waits for the ones before it and then lands, and
+    If-Match is compared with the version found under the lock, so of racers naming one
+    version exactly one wins. The change's activity event is written in the same
+    transaction, from the task's view before and after it.
     """
     access = await read_task_to_write(session=session, principal=principal, task_id=task_id)
     try:
-        return await _apply_change(session, access, changes, if_match)
+        task = await _apply_change(session, access, changes, if_match)
     except TaskChangedMeanwhile:
         await begin_transaction(session)  # the lock lasts until the request commits
         await lock_rows(session, queries.LOCK_TASK[RowLock.NO_KEY_UPDATE], {TASK_ID: task_id})
-    access = await read_task_to_write(session=session, principal=principal, task_id=task_id)
-    return await _apply_change(session, access, changes, if_match)
+        access = await read_task_to_write(session=session, principal=principal, task_id=task_id)
+        task = await _apply_change(session, access, changes, if_match)
+    await _record_change(session, principal, access.task, task)
+    return task
+
+
+async def _record_change(
+    session: AsyncSession, principal: Principal, before: TaskView, after: TaskView
+) -> None:
+    """The activity event of a write that took the task from `before` to `after`, if it
+    changed anything a reader sees."""
+    row = activity.task_event_row(actor_id=principal.user.id, before=before, after=after)
+    if row is not None:
+        await activity.record_many(session, [row])
 
 
 async def _apply_change(
@@ -298,7 +319,7 @@ async def _apply_change(
     access.ensure_may_write()
     task = access.task
     check_if_match(if_match, task["version"])
-    connection = await statement_connection(session)
+    connection = await session.connection()
     values = {name: changes[name] for name in _CHANGEABLE if name in changes}
     shown: dict[str, Any] = {}
     if values.get("assignee_id"):
@@ -343,8 +364,11 @@ def _view_after(access: TaskAccess, changed: Mapping[str, Any]) -> TaskView:
     )
 
 
-async def delete_task(*, session: AsyncSession, access: TaskAccess, if_match: str | None) -> None:
-    """Delete the task `access` read (locked, see read_task_to_write)."""
+async def delete_task(
+    *, session: AsyncSession, principal: Principal, access: TaskAccess, if_match: str | None
+) -> None:
+    """Delete the task `access` read (locked, see read_task_to_write); its `task.deleted`
+    event stays in the project's activity with the task's other events."""
     access.ensure_may_write()
     check_if_match(if_match, access.task["version"])
     parameters = {TASK_ID: access.task["id"], READ_VERSION: access.task["version"]}
@@ -353,6 +377,14 @@ async def delete_task(*, session: AsyncSession, access: TaskAccess, if_match: st
     if result.rowcount != 1:  # under the lock only a bug could make this happen
         raise TaskChangedMeanwhile()
     touch(session, projects=[access.task["project"]["id"]])
+    await activity.record(
+        session,
+        type="task.deleted",
+        actor_id=principal.user.id,
+        project_id=access.task["project"]["id"],
+        task_id=access.task["id"],
+        changes={"title": [access.task["title"], None]},
+    )
 
 
 async def move_task(
@@ -376,7 +408,9 @@ async def move_task(
         values["assignee_id"] = None
     await _write_if_unchanged(connection, access, values)
     touch(session, projects=[task["project"]["id"], project_id])
-    return _view_after(access, {**values, "project_name": target.project.name})
+    moved = _view_after(access, {**values, "project_name": target.project.name})
+    await _record_change(session, principal, task, moved)
+    return moved
 
 
 async def _assignee_stays(
