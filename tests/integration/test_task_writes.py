@@ -1,7 +1,6 @@
-"""Task writes. A create is one statement and a change two (a read, then the write): they
-run without a transaction, so they cost no BEGIN and COMMIT round trips, unless the request
-already holds one. A change lands only on the version it read; a move keeps an assignee who
-belongs to the target project."""
+"""Task writes. A create is one statement and a change two (a read, then the write), each
+followed by the insert of its activity event in the same transaction. A change lands only on
+the version it read; a move keeps an assignee who belongs to the target project."""
 
 from __future__ import annotations
 
@@ -34,7 +33,7 @@ TASKS = "/api/v1/tasks"
 
 @pytest.mark.postgres
 @pytest.mark.settings(redis_url="from-fixture")
-async def test_a_task_create_and_change_run_each_statement_alone(
+async def test_a_task_create_and_change_write_their_events_in_their_transaction(
     app: FastAPI, client: AsyncClient, make: DomainFactory
 ) -> None:
     owner = await make()
@@ -52,9 +51,11 @@ async def test_a_task_create_and_change_run_each_statement_alone(
 
     assert (created.status_code, changed.status_code) == (201, 200), changed.text
     assert statements == [
-        ("INSERT", False),  # which checks the caller's access itself
-        ("SELECT", False),  # the task, as the caller sees it
-        ("UPDATE", False),
+        ("INSERT", True),  # which checks the caller's access itself
+        ("INSERT", True),  # its task.created event, committed with it
+        ("SELECT", True),  # the task, as the caller sees it
+        ("UPDATE", True),
+        ("INSERT", True),  # its task.updated event, committed with it
     ]
 
 

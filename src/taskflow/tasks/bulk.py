@@ -21,7 +21,7 @@ from taskflow.projects.models import Project
 from taskflow.projects.policy import ProjectArchived, ProjectRole, may_write_tasks
 from taskflow.projects.queries import assignable
 from taskflow.tasks.models import Task
-from taskflow.tasks.queries import TASK_VIEWS_BY_IDS, visible_tasks
+from taskflow.tasks.queries import TASK_VIEWS_BY_IDS, visible_tasks, with_view_columns
 from taskflow.tasks.views import task_view
 
 _IDS: Any = bindparam("ids", expanding=True)
@@ -37,12 +37,11 @@ _LOCK_IN_ORDER = locked(
 
 @functools.cache
 def _visible_tasks_to_change(*, admin: bool) -> Select[*tuple[Any, ...]]:
-    """(id, role, project_id, is_archived) of the visible tasks among `ids`."""
-    return (
-        visible_tasks(admin=admin)
-        .add_columns(Task.project_id, Project.is_archived)
-        .join(Project, Project.id == Task.project_id)
-        .where(Task.id.in_(_IDS))
+    """The view's columns of the visible tasks among `ids` (what their activity events start
+    from), then the caller's role and whether the project is archived."""
+    role = visible_tasks(admin=admin).selected_columns.role
+    return with_view_columns(visible_tasks(admin=admin).where(Task.id.in_(_IDS))).add_columns(
+        role, Project.is_archived
     )
 
 
@@ -106,9 +105,7 @@ async def bulk_update(
             if completed
             else None
         )
-    before = {
-        row.id: task_view(row) for row in await session.execute(TASK_VIEWS_BY_IDS, {"ids": ids})
-    }
+    before = {row.id: task_view(row) for row in rows}
     await session.execute(
         update(Task)
         .where(Task.id.in_(ids))

@@ -77,7 +77,7 @@ VIEW_COLUMNS = (
 VIEW_COLUMN_NAMES = tuple(column.key for column in VIEW_COLUMNS)
 
 
-def _with_view_columns(query: Select[*tuple[Any, ...]]) -> Select[*tuple[Any, ...]]:
+def with_view_columns(query: Select[*tuple[Any, ...]]) -> Select[*tuple[Any, ...]]:
     """`query` (FROM tasks ...) reading the view's columns, joined to what they come from."""
     return (
         query.with_only_columns(*VIEW_COLUMNS)
@@ -88,8 +88,8 @@ def _with_view_columns(query: Select[*tuple[Any, ...]]) -> Select[*tuple[Any, ..
 
 
 # The view's columns of the tasks among `ids`, whoever may see them: a bulk change reads
-# them before and after it writes (after checking the caller's access), for its events.
-TASK_VIEWS_BY_IDS = _with_view_columns(select(Task.id).select_from(Task)).where(
+# them after it writes (having checked the caller's access), for its events.
+TASK_VIEWS_BY_IDS = with_view_columns(select(Task.id).select_from(Task)).where(
     Task.id.in_(bindparam("ids", expanding=True))
 )
 
@@ -98,7 +98,7 @@ TASK_VIEWS_BY_IDS = _with_view_columns(select(Task.id).select_from(Task)).where(
 def visible_task_view(*, admin: bool) -> Select[*tuple[Any, ...]]:
     """The view's columns of the visible task with id `TASK_ID`; no row when unseen."""
     by_id = visible_tasks(admin=admin).where(Task.id == bindparam(TASK_ID, type_=BigIntId))
-    return _with_view_columns(by_id)
+    return with_view_columns(by_id)
 
 
 @functools.cache
@@ -165,7 +165,7 @@ def task_list_statements(
     # The total rides along with the page (computed once, as an uncorrelated subquery):
     # one round trip for both. An empty page carries none, so it asks `count`.
     page = (
-        _with_view_columns(select(Task.id).select_from(Task))
+        with_view_columns(select(Task.id).select_from(Task))
         .add_columns(count.scalar_subquery().label("total"))
         .join(chosen, chosen.c.id == Task.id)
         .order_by(*order)

@@ -220,4 +220,5 @@ async def test_bulk_update_of_60_tasks_takes_as_many_queries_as_of_2(
 
     assert (small.json(), large.json()) == ({"updated_count": 2}, {"updated_count": 60})
     assert len(few) == len(many), (few, many)
-    assert len(few) <= 5, few
+    # ... and the read of the changed views and the insert of their activity events.
+    assert len(few) <= 7, few
