@@ -8,7 +8,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
-from typing import Any
+from typing import Any, TypeGuard
 
 from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -102,32 +102,46 @@ _NOT_CHANGES = frozenset(
 )
 
 
-def _comparable(view: Mapping[str, Any]) -> dict[str, Any]:
-    """A task's view as the fields a change event names: a reference (`{"id", ...}`) as
-    `<name>_id`, a list of references as `<singular>_ids` (sorted), never a person's email
-    or name (they are the user's own data, not the task's)."""
-    fields: dict[str, Any] = {}
-    for name, value in view.items():
+def _is_reference(value: Any) -> TypeGuard[Mapping[str, Any]]:
+    return isinstance(value, Mapping) and "id" in value
+
+
+def _is_reference_list(value: Any) -> bool:
+    return isinstance(value, list | tuple) and all(_is_reference(item) for item in value)
+
+
+def _comparable(
+    before: Mapping[str, Any], after: Mapping[str, Any]
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Two views of a task as the fields a change event names: a reference (`{"id", ...}`,
+    or null) as `<name>_id`, a list of references as `<singular>_ids` (sorted), never a
+    person's email or name (they are the user's own data, not the task's)."""
+    compared: tuple[dict[str, Any], dict[str, Any]] = ({}, {})
+    for name in dict.fromkeys([*before, *after]):
         if name in _NOT_CHANGES:
             continue
-        if isinstance(value, Mapping) and "id" in value:
-            fields[f"{name}_id"] = value["id"]
-        elif isinstance(value, Mapping):
+        values = (before.get(name), after.get(name))
+        if any(_is_reference(value) for value in values):
+            for fields, value in zip(compared, values, strict=True):
+                fields[f"{name}_id"] = value["id"] if _is_reference(value) else None
+        elif any(isinstance(value, Mapping) for value in values):
             continue  # a derived summary (counts): not a field a writer set
-        elif isinstance(value, list | tuple) and all(
-            isinstance(item, Mapping) and "id" in item for item in value
+        elif any(isinstance(value, list | tuple) for value in values) and all(
+            value is None or _is_reference_list(value) for value in values
         ):
-            fields[f"{name.removesuffix('s')}_ids"] = sorted(item["id"] for item in value)
+            for fields, value in zip(compared, values, strict=True):
+                fields[f"{name.removesuffix('s')}_ids"] = sorted(item["id"] for item in value or ())
         else:
-            fields[name] = value
-    return fields
+            for fields, value in zip(compared, values, strict=True):
+                fields[name] = value
+    return compared
 
 
 def task_change(before: Mapping[str, Any], after: Mapping[str, Any]) -> tuple[str, Changes] | None:
     """The type and changes of the event a task's write makes, from its view before and
     after: `task.completed` or `task.reopened` when is_completed flips, `task.moved` when
     its project changes, `task.updated` otherwise; None when no field changed."""
-    changes = changes_between(_comparable(before), _comparable(after))
+    changes = changes_between(*_comparable(before, after))
     if not changes:
         return None
     if "is_completed" in changes:
