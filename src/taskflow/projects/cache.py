@@ -3,7 +3,8 @@
 A read across every project the caller sees depends on the caller's own counter (bumped
 when that set changes) and on the counter of each of those projects; an administrator's on
 the counter bumped by every change. A read of one project (or of a task, through its
-project) depends on the caller's counter and that project's.
+project) depends on the caller's counter and that project's. A project's activity history
+(`list_project_activity`) is not cached: every write adds to it, and it is read rarely.
 """
 
 from __future__ import annotations

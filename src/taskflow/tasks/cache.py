@@ -1,7 +1,8 @@
 """The tasks' declarations about the read cache (see core.cache_contract).
 
 A task's cached answers depend on its project's counter: every write to a task bumps the
-counter of the project it is in (both projects for a move).
+counter of the project it is in (both projects for a move). A task's activity history
+(`list_task_activity`) is not cached: every write adds to it, and it is read rarely.
 """
 
 from __future__ import annotations
