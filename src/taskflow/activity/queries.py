@@ -4,11 +4,11 @@ owns what it is the history of (projects, tasks), before these run."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, func, or_, select
+from sqlalchemy import ColumnElement, Insert, Select, bindparam, func, insert, or_, select
 
 from taskflow.activity.models import ActivityEvent
 from taskflow.users.models import User
@@ -73,3 +73,27 @@ def history_page(
 def history_count(conditions: Sequence[ColumnElement[bool]]) -> Select[int]:
     """How many events a history has with these filters."""
     return select(func.count()).select_from(ActivityEvent).where(*conditions)
+
+
+# --- writing within another statement -----------------------------------------------------
+
+# The columns of an event a write binds as `event_<column>`; the task's id comes from the write.
+_BOUND_EVENT_COLUMNS = ("type", "actor_id", "project_id", "at", "changes", "request_id")
+
+
+def insert_event_for(task_id: ColumnElement[Any]) -> Insert:
+    """INSERT of an event for each row `task_id` comes from (a CTE of a write's RETURNING, on
+    PostgreSQL), its other columns bound as `event_<column>` (`event_parameters`): the write
+    and its event are one statement, which commits or fails as one."""
+    bound = [
+        bindparam(f"event_{name}", type_=ActivityEvent.__table__.c[name].type)
+        for name in _BOUND_EVENT_COLUMNS
+    ]
+    return insert(ActivityEvent).from_select(
+        [*_BOUND_EVENT_COLUMNS, "task_id"], select(*bound, task_id)
+    )
+
+
+def event_parameters(row: Mapping[str, Any]) -> dict[str, Any]:
+    """The bound parameters of `insert_event_for` from an event's row (`service.event_row`)."""
+    return {f"event_{name}": row[name] for name in _BOUND_EVENT_COLUMNS}

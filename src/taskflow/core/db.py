@@ -300,6 +300,12 @@ async def statement_connection(session: AsyncSession) -> AsyncConnection:
     return await session.connection(execution_options={"isolation_level": AUTOCOMMIT})
 
 
+def is_statement_by_statement(session: AsyncSession) -> bool:
+    """Whether the session works statement by statement (see statement_connection): then
+    what must commit with a write has to be part of the write's own statement."""
+    return bool(session.info.get(_STATEMENT_BY_STATEMENT))
+
+
 async def lock_rows(session: AsyncSession, query: Any, parameters: dict[str, Any]) -> Any:
     """Run a query that locks the rows it reads (see `locked`) and return its result. SQLite
     has no row locks: the transaction takes the database's write lock first (BEGIN

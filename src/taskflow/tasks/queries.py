@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import Select, bindparam, delete, func, insert, or_, select, true, update
 from sqlalchemy.orm import aliased
 
+from taskflow.activity.queries import insert_event_for
 from taskflow.core.db import BigIntId, RowLock, locked
 from taskflow.core.pagination import after_cursor, sort_clauses
 from taskflow.projects import service as projects_service
@@ -270,6 +271,15 @@ def insert_task_if_allowed(*, admin: bool, with_assignee: bool) -> Any:
     )
 
 
+@functools.cache
+def insert_task_if_allowed_logged(*, admin: bool, with_assignee: bool) -> Any:
+    """insert_task_if_allowed and the insert of its event (`activity.queries.event_parameters`)
+    as one statement (PostgreSQL: data-modifying CTEs), answering what the insert returns."""
+    created = insert_task_if_allowed(admin=admin, with_assignee=with_assignee).cte("created")
+    logged = insert_event_for(created.c.id).cte("logged")
+    return select(*created.c).add_cte(logged)
+
+
 # The assignee's email and full name when the user may be assigned a task in the project
 # (`projects.queries.assignable`); no row otherwise.
 _GIVEN_PROJECT = bindparam(PROJECT_ID, type_=BigIntId)
@@ -298,6 +308,15 @@ def update_task_if_unchanged(columns: tuple[str, ...]) -> Any:
         .where(*_UNCHANGED)
         .values({**{name: new_value(name) for name in columns}, "version": Task.version + 1})
     )
+
+
+@functools.lru_cache(maxsize=64)
+def update_task_if_unchanged_logged(columns: tuple[str, ...]) -> Any:
+    """update_task_if_unchanged and the insert of its event as one statement (PostgreSQL:
+    a data-modifying CTE): the event is inserted exactly when the task row is updated, so
+    the statement's row count is the UPDATE's."""
+    written = update_task_if_unchanged(columns).returning(Task.id).cte("written")
+    return insert_event_for(written.c.id)
 
 
 DELETE_TASK_IF_UNCHANGED = delete(Task).where(*_UNCHANGED)

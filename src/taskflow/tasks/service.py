@@ -13,9 +13,16 @@ from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from taskflow.activity import service as activity
+from taskflow.activity.queries import event_parameters
 from taskflow.core import clock
 from taskflow.core.cache import touch
-from taskflow.core.db import RowLock, begin_transaction, lock_rows
+from taskflow.core.db import (
+    RowLock,
+    begin_transaction,
+    is_statement_by_statement,
+    lock_rows,
+    statement_connection,
+)
 from taskflow.core.errors import Conflict, NotFound, PreconditionFailed, UnprocessableEntity
 from taskflow.core.etag import CHANGED_MEANWHILE, check_if_match
 from taskflow.core.pagination import Cursor, KeysetPage, decode_cursor
@@ -83,6 +90,16 @@ async def _visible_row(
     return row
 
 
+async def _write_connection(session: AsyncSession) -> AsyncConnection:
+    """The connection a task create or change works on. On PostgreSQL, statement by
+    statement (core.db.statement_connection: no BEGIN and COMMIT round trips), the write's
+    activity event then riding in the write's own statement; on SQLite in the request's
+    transaction, which its event joins (SQLite has no data-modifying CTEs)."""
+    if session.get_bind().dialect.name == "postgresql":
+        return await statement_connection(session)
+    return await session.connection()
+
+
 async def read_task(*, session: AsyncSession, principal: Principal, task_id: int) -> TaskView:
     """The task as the caller sees it; 404 when the caller cannot see it."""
     statement = queries.visible_task_view(admin=principal.is_admin)
@@ -100,12 +117,14 @@ async def read_task_to_write(
 ) -> TaskAccess:
     """The task a write is based on; 404 when the caller cannot see it.
 
-    Without `lock`, in the request's transaction without a lock (a change matches the
-    version read here). With it, the task row is locked first (until the request commits)
-    and read after the lock, as the last writer left it."""
-    if lock is not None:
+    Without `lock`, as a change works (`_write_connection`; the change matches the version
+    read here). With it, the task row is locked first (until the request commits) and read
+    after the lock, as the last writer left it."""
+    if lock is None:
+        connection = await _write_connection(session)
+    else:
         await lock_rows(session, queries.LOCK_TASK[lock], {TASK_ID: task_id})
-    connection = await session.connection()
+        connection = await session.connection()
     statement = queries.visible_task_to_write(admin=principal.is_admin)
     row = await _visible_row(connection, principal, task_id, statement)
     return TaskAccess(
@@ -203,9 +222,17 @@ async def create_task(
     One statement: an INSERT that checks the caller's access (and the assignee) itself,
     with every value set here, so the answer needs no read back and no ORM unit of work (a
     create is the hottest write). Only when it writes nothing is the project read, to say
-    why (404, 403, 409 or 422). Its `task.created` event is written in the same transaction.
+    why (404, 403, 409 or 422). Its `task.created` event is part of that statement
+    (PostgreSQL) or of the same transaction.
     """
-    connection = await session.connection()
+    connection = await _write_connection(session)
+    event = activity.event_row(
+        type="task.created",
+        actor_id=principal.user.id,
+        project_id=project_id,
+        changes={"title": [None, title]},
+    )
+    folded = is_statement_by_statement(session)
     now = clock.now()
     values: dict[str, Any] = {
         "title": title,
@@ -222,9 +249,10 @@ async def create_task(
     }
     parameters = {**projects_service.viewer(principal), PROJECT_ID: project_id}
     parameters |= {f"new_{column}": value for column, value in values.items()}
-    statement = queries.insert_task_if_allowed(
-        admin=principal.is_admin, with_assignee=assignee_id is not None
-    )
+    build = queries.insert_task_if_allowed_logged if folded else queries.insert_task_if_allowed
+    statement = build(admin=principal.is_admin, with_assignee=assignee_id is not None)
+    if folded:
+        parameters |= event_parameters(event)
     for _ in range(WRITE_ATTEMPTS):
         created = (await connection.execute(statement, parameters)).first()
         if created is not None:
@@ -239,16 +267,9 @@ async def create_task(
     # The view's columns in the order of queries.VIEW_COLUMNS, as a read back would give.
     task = (task_id, title, description, priority, False, None, due_date, now, now, 1)
     people = (assignee_id, assignee_email, assignee_full_name, user.id, user.email, user.full_name)
-    view = task_view((*task, project_id, project_name, *people))
-    await activity.record(
-        session,
-        type="task.created",
-        actor_id=user.id,
-        project_id=project_id,
-        task_id=task_id,
-        changes={"title": [None, title]},
-    )
-    return view
+    if not folded:
+        await activity.record_many(session, [{**event, "task_id": task_id}])
+    return task_view((*task, project_id, project_name, *people))
 
 
 async def _refuse_create(
@@ -286,40 +307,32 @@ async def update_task(
     in between, the task is locked (its row on PostgreSQL, the database's write lock on
     SQLite) and read again: the change waits for the ones before it and then lands, and
     If-Match is compared with the version found under the lock, so of racers naming one
-    version exactly one wins. The change's activity event is written in the same
-    transaction, from the task's view before and after it.
+    version exactly one wins. The change's activity event, from the task's view before and
+    after it, is written by the same statement or in the same transaction.
     """
     access = await read_task_to_write(session=session, principal=principal, task_id=task_id)
     try:
-        task = await _apply_change(session, access, changes, if_match)
+        return await _apply_change(session, principal, access, changes, if_match)
     except TaskChangedMeanwhile:
         await begin_transaction(session)  # the lock lasts until the request commits
         await lock_rows(session, queries.LOCK_TASK[RowLock.NO_KEY_UPDATE], {TASK_ID: task_id})
-        access = await read_task_to_write(session=session, principal=principal, task_id=task_id)
-        task = await _apply_change(session, access, changes, if_match)
-    await _record_change(session, principal, access.task, task)
-    return task
-
-
-async def _record_change(
-    session: AsyncSession, principal: Principal, before: TaskView, after: TaskView
-) -> None:
-    """The activity event of a write that took the task from `before` to `after`, if it
-    changed anything a reader sees."""
-    row = activity.task_event_row(actor_id=principal.user.id, before=before, after=after)
-    if row is not None:
-        await activity.record_many(session, [row])
+    access = await read_task_to_write(session=session, principal=principal, task_id=task_id)
+    return await _apply_change(session, principal, access, changes, if_match)
 
 
 async def _apply_change(
-    session: AsyncSession, access: TaskAccess, changes: Mapping[str, Any], if_match: str | None
+    session: AsyncSession,
+    principal: Principal,
+    access: TaskAccess,
+    changes: Mapping[str, Any],
+    if_match: str | None,
 ) -> TaskView:
     """Write the changes with one UPDATE, guarded by the version `access` read; returns the
     task's view as it is now. 412 (TaskChangedMeanwhile) when the task changed since."""
     access.ensure_may_write()
     task = access.task
     check_if_match(if_match, task["version"])
-    connection = await session.connection()
+    connection = await _write_connection(session)
     values = {name: changes[name] for name in _CHANGEABLE if name in changes}
     shown: dict[str, Any] = {}
     if values.get("assignee_id"):
@@ -330,9 +343,10 @@ async def _apply_change(
     if "is_completed" in changes:
         values.update(_completion(task, completed=changes["is_completed"]))
     values["updated_at"] = clock.now()
-    await _write_if_unchanged(connection, access, values)
+    after = _view_after(access, {**values, **shown})
+    await _write_if_unchanged(session, connection, principal, access, values, after)
     touch(session, projects=[task["project"]["id"]])
-    return _view_after(access, {**values, **shown})
+    return after
 
 
 def _completion(task: TaskView, *, completed: bool) -> dict[str, Any]:
@@ -345,16 +359,33 @@ def _completion(task: TaskView, *, completed: bool) -> dict[str, Any]:
 
 
 async def _write_if_unchanged(
-    connection: AsyncConnection, access: TaskAccess, values: Mapping[str, Any]
+    session: AsyncSession,
+    connection: AsyncConnection,
+    principal: Principal,
+    access: TaskAccess,
+    values: Mapping[str, Any],
+    after: TaskView,
 ) -> None:
     """UPDATE the task's columns to `values` (and its version) if it still has the version
-    `access` read; TaskChangedMeanwhile when it was changed or deleted since."""
+    `access` read, and write the activity event of its going from `access.task` to `after`
+    (if it changed anything a reader sees): in the same statement when the session works
+    statement by statement, else in its transaction. TaskChangedMeanwhile when the task was
+    changed or deleted since it was read."""
+    event = activity.task_event_row(actor_id=principal.user.id, before=access.task, after=after)
+    folded = event is not None and is_statement_by_statement(session)
     parameters = {f"new_{name}": value for name, value in values.items()}
     parameters |= {TASK_ID: access.task["id"], READ_VERSION: access.task["version"]}
-    statement = queries.update_task_if_unchanged(tuple(sorted(values)))
+    columns = tuple(sorted(values))
+    if folded and event is not None:
+        statement = queries.update_task_if_unchanged_logged(columns)
+        parameters |= event_parameters(event)
+    else:
+        statement = queries.update_task_if_unchanged(columns)
     result = await connection.execute(statement, parameters)
     if result.rowcount != 1:
         raise TaskChangedMeanwhile()
+    if event is not None and not folded:
+        await activity.record_many(session, [event])
 
 
 def _view_after(access: TaskAccess, changed: Mapping[str, Any]) -> TaskView:
@@ -406,10 +437,9 @@ async def move_task(
     connection = await session.connection()
     if not await _assignee_stays(connection, task["assignee"], project_id):
         values["assignee_id"] = None
-    await _write_if_unchanged(connection, access, values)
-    touch(session, projects=[task["project"]["id"], project_id])
     moved = _view_after(access, {**values, "project_name": target.project.name})
-    await _record_change(session, principal, task, moved)
+    await _write_if_unchanged(session, connection, principal, access, values, moved)
+    touch(session, projects=[task["project"]["id"], project_id])
     return moved
 
 
