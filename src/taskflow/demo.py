@@ -17,6 +17,7 @@ from taskflow.core.security import PasswordHasher
 from taskflow.identity.principal import Principal
 from taskflow.projects import service as projects_service
 from taskflow.projects.models import MemberRole, Project
+from taskflow.tasks import creation as tasks_creation
 from taskflow.tasks import service as tasks_service
 from taskflow.users import service as users_service
 from taskflow.users.models import Role, User, normalise_email
@@ -164,7 +165,7 @@ async def _demo_project(
     now = clock.now()
     for task_spec in spec.tasks:
         assignee = users.get(task_spec.assignee) if task_spec.assignee else None
-        task = await tasks_service.create_task(
+        task = await tasks_creation.create_task(
             session=session,
             principal=principal,
             project_id=access.project.id,

@@ -22,7 +22,7 @@ from taskflow.core.pagination import (
 )
 from taskflow.identity.dependencies import authorized
 from taskflow.identity.principal import Principal, Scope
-from taskflow.tasks import bulk, service
+from taskflow.tasks import bulk, creation, service
 from taskflow.tasks.cache import ONE_TASK, VISIBLE_TASKS
 from taskflow.tasks.dependencies import LockedTask, TaskId
 from taskflow.tasks.schemas import (
@@ -68,7 +68,7 @@ async def create_task(
     replay = await idempotency.begin(principal.user.id, body)
     if replay is not None:
         return replay
-    task = await service.create_task(
+    task = await creation.create_task(
         session=session,
         principal=principal,
         project_id=body.project_id,

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy.engine import Row
@@ -23,13 +22,12 @@ from taskflow.core.db import (
     lock_rows,
     statement_connection,
 )
-from taskflow.core.errors import Conflict, NotFound, PreconditionFailed, UnprocessableEntity
+from taskflow.core.errors import NotFound, PreconditionFailed, UnprocessableEntity
 from taskflow.core.etag import CHANGED_MEANWHILE, check_if_match
 from taskflow.core.pagination import Cursor, KeysetPage, decode_cursor
 from taskflow.identity.principal import Principal
 from taskflow.projects import service as projects_service
 from taskflow.projects.policy import (
-    ProjectNotFound,
     ProjectRole,
     ensure_can_write_tasks,
     ensure_role_can_write_tasks,
@@ -90,7 +88,7 @@ async def _visible_row(
     return row
 
 
-async def _write_connection(session: AsyncSession) -> AsyncConnection:
+async def write_connection(session: AsyncSession) -> AsyncConnection:
     """The connection a task create or change works on. On PostgreSQL, statement by
     statement (core.db.statement_connection: no BEGIN and COMMIT round trips), the write's
     activity event then riding in the write's own statement; on SQLite in the request's
@@ -117,11 +115,11 @@ async def read_task_to_write(
 ) -> TaskAccess:
     """The task a write is based on; 404 when the caller cannot see it.
 
-    Without `lock`, as a change works (`_write_connection`; the change matches the version
+    Without `lock`, as a change works (`write_connection`; the change matches the version
     read here). With it, the task row is locked first (until the request commits) and read
     after the lock, as the last writer left it."""
     if lock is None:
-        connection = await _write_connection(session)
+        connection = await write_connection(session)
     else:
         await lock_rows(session, queries.LOCK_TASK[lock], {TASK_ID: task_id})
         connection = await session.connection()
@@ -189,7 +187,7 @@ def _assignee_refused() -> UnprocessableEntity:
     )
 
 
-async def _assignee_names(
+async def assignee_names(
     connection: AsyncConnection, project_id: int, user_id: int
 ) -> tuple[str, str]:
     """The email and full name of the user, who may be assigned a task in the project;
@@ -199,93 +197,6 @@ async def _assignee_names(
     if row is None:
         raise _assignee_refused()
     return row.email, row.full_name
-
-
-# How often a write is tried again when what refused it had changed by the time its refusal
-# was looked into (each failed try means another request changed the task or project).
-WRITE_ATTEMPTS = 10
-
-
-async def create_task(
-    *,
-    session: AsyncSession,
-    principal: Principal,
-    project_id: int,
-    title: str,
-    description: str | None,
-    priority: int,
-    due_date: datetime | None,
-    assignee_id: int | None,
-) -> TaskView:
-    """Create the task and return its view.
-
-    One statement: an INSERT that checks the caller's access (and the assignee) itself,
-    with every value set here, so the answer needs no read back and no ORM unit of work (a
-    create is the hottest write). Only when it writes nothing is the project read, to say
-    why (404, 403, 409 or 422). Its `task.created` event is part of that statement
-    (PostgreSQL) or of the same transaction.
-    """
-    connection = await _write_connection(session)
-    event = activity.event_row(
-        type="task.created",
-        actor_id=principal.user.id,
-        project_id=project_id,
-        changes={"title": [None, title]},
-    )
-    folded = is_statement_by_statement(session)
-    now = clock.now()
-    values: dict[str, Any] = {
-        "title": title,
-        "description": description,
-        "priority": priority,
-        "is_completed": False,
-        "completed_at": None,
-        "due_date": due_date,
-        "assignee_id": assignee_id,
-        "created_by_id": principal.user.id,
-        "version": 1,
-        "created_at": now,
-        "updated_at": now,
-    }
-    parameters = {**projects_service.viewer(principal), PROJECT_ID: project_id}
-    parameters |= {f"new_{column}": value for column, value in values.items()}
-    build = queries.insert_task_if_allowed_logged if folded else queries.insert_task_if_allowed
-    statement = build(admin=principal.is_admin, with_assignee=assignee_id is not None)
-    if folded:
-        parameters |= event_parameters(event)
-    for _ in range(WRITE_ATTEMPTS):
-        created = (await connection.execute(statement, parameters)).first()
-        if created is not None:
-            break
-        await _refuse_create(connection, principal, project_id, assignee_id)
-    else:
-        raise Conflict(CHANGED_MEANWHILE)
-    touch(session, projects=[project_id])
-    task_id, project_name, *assignee_names = created
-    assignee_email, assignee_full_name = assignee_names or (None, None)
-    user = principal.user
-    # The view's columns in the order of queries.VIEW_COLUMNS, as a read back would give.
-    task = (task_id, title, description, priority, False, None, due_date, now, now, 1)
-    people = (assignee_id, assignee_email, assignee_full_name, user.id, user.email, user.full_name)
-    if not folded:
-        await activity.record_many(session, [{**event, "task_id": task_id}])
-    return task_view((*task, project_id, project_name, *people))
-
-
-async def _refuse_create(
-    connection: AsyncConnection, principal: Principal, project_id: int, assignee_id: int | None
-) -> None:
-    """Raise why a task cannot be created in the project now: not seen (404), read-only
-    (403), archived (409), or an assignee that may not be assigned (422). Returns when
-    nothing refuses it any more (it changed after the INSERT was refused)."""
-    parameters = {**projects_service.viewer(principal), PROJECT_ID: project_id}
-    statement = queries.project_to_create_in(admin=principal.is_admin)
-    project = (await connection.execute(statement, parameters)).first()
-    if project is None:
-        raise ProjectNotFound()
-    ensure_role_can_write_tasks(ProjectRole(project.role), archived=project.is_archived)
-    if assignee_id is not None:
-        await _assignee_names(connection, project_id, assignee_id)
 
 
 # The columns a change may set, besides the version and updated_at that every change sets.
@@ -332,11 +243,11 @@ async def _apply_change(
     access.ensure_may_write()
     task = access.task
     check_if_match(if_match, task["version"])
-    connection = await _write_connection(session)
+    connection = await write_connection(session)
     values = {name: changes[name] for name in _CHANGEABLE if name in changes}
     shown: dict[str, Any] = {}
     if values.get("assignee_id"):
-        email, full_name = await _assignee_names(
+        email, full_name = await assignee_names(
             connection, task["project"]["id"], values["assignee_id"]
         )
         shown = {"assignee_email": email, "assignee_full_name": full_name}
