@@ -218,6 +218,7 @@ async def create_task(
         "assignee_id": assignee_id,
         "created_by_id": principal.user.id,
         "version": 1,
+        "comment_count": 0,
         "created_at": now,
         "updated_at": now,
     }
@@ -240,7 +241,7 @@ async def create_task(
     # The view's columns in the order of queries.VIEW_COLUMNS, as a read back would give.
     task = (task_id, title, description, priority, False, None, due_date, now, now, 1)
     people = (assignee_id, assignee_email, assignee_full_name, user.id, user.email, user.full_name)
-    return task_view((*task, project_id, project_name, *people))
+    return task_view((*task, project_id, project_name, *people, 0))
 
 
 async def _refuse_create(
