@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import pytest
+from fastapi import FastAPI
 from httpx import AsyncClient
 from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from taskflow.users.models import User
 from tests.factories import DomainFactory
+from tests.support import sql
 from tests.support.api import assert_error, error_locs, links
 from tests.support.comments import comment_url, comments_url, posted, project_with_people
 
@@ -208,3 +210,25 @@ async def test_a_moved_tasks_comments_follow_it_and_its_new_readers_see_them(
     assert seen.status_code == 200
     left = await client.get(comments_url(task.id), headers=make.headers(people["viewer"]))
     assert_error(left, 404, "not_found")
+
+
+async def test_a_page_of_20_comments_takes_as_many_queries_as_a_page_of_2(
+    client: AsyncClient, make: DomainFactory, app: FastAPI
+) -> None:
+    _, task, people = await project_with_people(make)
+    headers = make.headers(people["owner"])
+    authors = [make.headers(people[name]) for name in ("owner", "editor", "admin")]
+    await _post_many(client, headers, task.id, 2)
+    url = comments_url(task.id)
+    await client.get(url, headers=headers)  # warm up: connection set-up is not counted
+
+    with sql.statements(app) as few:
+        small = await client.get(url, params={"limit": 20}, headers=headers)
+    for i in range(18):
+        await posted(client, authors[i % 3], task.id, f"more {i}")
+    with sql.statements(app) as many:
+        large = await client.get(url, params={"limit": 20}, headers=headers)
+
+    assert (len(small.json()), len(large.json())) == (2, 20)
+    # The caller, the task with its visibility, the page.
+    assert len(few) == len(many) <= 3, (few, many)
