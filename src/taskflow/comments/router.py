@@ -17,7 +17,7 @@ from taskflow.comments.views import CommentView
 from taskflow.core.deps import DomainRouter, IfMatch, SessionDep
 from taskflow.core.errors import error_responses
 from taskflow.core.etag import etag
-from taskflow.core.idempotency import CREATED_HEADERS_DOC, ETAG_HEADER_DOC
+from taskflow.core.idempotency import CREATED_HEADERS_DOC, ETAG_HEADER_DOC, IdempotencyDep
 from taskflow.core.pagination import (
     PAGE_HEADERS_DOC,
     KeysetPage,
@@ -86,12 +86,18 @@ async def create_comment(
     response: Response,
     principal: Writer,
     session: SessionDep,
-) -> CommentRead:
+    idempotency: IdempotencyDep,
+) -> CommentRead | Response:
+    replay = await idempotency.begin(principal.user.id, body)
+    if replay is not None:
+        return replay
     comment = await service.create_comment(
         session=session, principal=principal, task_id=task_id, body=body.body
     )
     response.headers["Location"] = _comment_location(request, comment["id"])
-    return _read(response, comment)
+    result = _read(response, comment)
+    await idempotency.complete(status.HTTP_201_CREATED, result, headers=response.headers)
+    return result
 
 
 @router.get(
