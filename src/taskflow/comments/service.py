@@ -190,7 +190,8 @@ async def update_comment(
     if_match: str | None,
 ) -> CommentView:
     """Change the comment's body (its author only; 403 for anyone else who sees it, 409 in
-    an archived project, 412 when If-Match names another version)."""
+    an archived project, 412 when If-Match names another version). The same body again
+    changes nothing."""
     await lock_rows(session, queries.LOCK_COMMENT, {COMMENT_ID: comment_id})
     connection = await session.connection()
     access = await _comment_access(connection, principal, comment_id)
@@ -199,6 +200,8 @@ async def update_comment(
     )
     comment = access.comment
     check_if_match(if_match, comment["version"])
+    if body == comment["body"]:
+        return comment  # nothing changes: not edited, no new version, no event
     now = clock.now()
     parameters = {
         COMMENT_ID: comment_id,
@@ -209,16 +212,14 @@ async def update_comment(
     result = await connection.execute(queries.UPDATE_COMMENT_IF_UNCHANGED, parameters)
     if result.rowcount != 1:  # under the lock only a bug could make this happen
         raise PreconditionFailed(CHANGED_MEANWHILE)
-    changes = activity.changes_between({"body": comment["body"]}, {"body": body})
-    if changes:
-        await activity.record(
-            session,
-            type="comment.updated",
-            actor_id=principal.user.id,
-            project_id=access.project_id,
-            task_id=comment["task_id"],
-            changes=changes,
-        )
+    await activity.record(
+        session,
+        type="comment.updated",
+        actor_id=principal.user.id,
+        project_id=access.project_id,
+        task_id=comment["task_id"],
+        changes=activity.changes_between({"body": comment["body"]}, {"body": body}),
+    )
     touch(session, projects=[access.project_id])
     version = comment["version"] + 1
     return {**comment, "body": body, "updated_at": now, "version": version, "edited": True}

@@ -279,3 +279,22 @@ async def test_an_archived_projects_comments_cannot_be_edited_or_deleted_409(
     assert stored is not None
     assert (stored.body, stored.version) == ("frozen", 1)
     assert await comment_count(sessionmaker, task.id) == (1, 1)
+
+
+async def test_sending_the_same_body_again_changes_nothing(
+    client: AsyncClient, make: DomainFactory, sessionmaker: Sessions
+) -> None:
+    _, task, people = await project_with_people(make)
+    headers = make.headers(people["editor"])
+    comment = await posted(client, headers, task.id, "same")
+
+    response = await client.patch(
+        comment_url(comment["id"]), json={"body": "same"}, headers=headers
+    )
+
+    assert response.status_code == 200, response.text
+    assert response.json() == comment
+    assert response.headers["ETag"] == '"1"'
+    assert [event[0] for event in await comment_events(sessionmaker, task.id)] == [
+        "comment.created"
+    ]
