@@ -78,6 +78,7 @@ class TaskBuilder(_ModelBuilder[Task]):
     due_date = None
     assignee_id = None
     version = 1
+    comment_count = 0
 
 
 @dataclass

@@ -9,6 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.background import BackgroundTasks
 
+from taskflow.comments import service as comments_service
 from taskflow.config import Settings
 from taskflow.core import clock
 from taskflow.core.db import Database
@@ -38,6 +39,8 @@ class DemoTask:
     due_in_days: int | None  # negative: already overdue
     done: bool = False
     assignee: str | None = None
+    # (author's email, body), oldest first.
+    comments: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -57,7 +60,16 @@ DEMO_PROJECTS = (
         members={"bob@example.com": MemberRole.EDITOR, "carol@example.com": MemberRole.VIEWER},
         tasks=(
             DemoTask("Agree on the sitemap", 4, -10, done=True, assignee="alice@example.com"),
-            DemoTask("Write the landing page copy", 5, -2, assignee="bob@example.com"),
+            DemoTask(
+                "Write the landing page copy",
+                5,
+                -2,
+                assignee="bob@example.com",
+                comments=(
+                    ("alice@example.com", "Can we keep the hero text under **12 words**?"),
+                    ("bob@example.com", "Yes: draft in the shared folder, two options."),
+                ),
+            ),
             DemoTask("Pick the photo set", 3, -1),
             DemoTask("Set up redirects from old URLs", 4, 5, assignee="bob@example.com"),
             DemoTask("Accessibility review", 3, 12, assignee="alice@example.com"),
@@ -71,7 +83,12 @@ DEMO_PROJECTS = (
         members={"alice@example.com": MemberRole.VIEWER},
         tasks=(
             DemoTask("Book the movers", 5, -5, done=True, assignee="bob@example.com"),
-            DemoTask("Label every desk", 2, 3),
+            DemoTask(
+                "Label every desk",
+                2,
+                3,
+                comments=(("bob@example.com", "Labels arrive Monday; numbering as on the plan."),),
+            ),
             DemoTask("Order the new chairs", 3, -3, assignee="bob@example.com"),
             DemoTask("Plan the housewarming", 1, None),
         ),
@@ -177,6 +194,14 @@ async def _demo_project(
             else now + timedelta(days=task_spec.due_in_days),
             assignee_id=assignee.id if assignee else None,
         )
+        for author, body in task_spec.comments:
+            if author in users:
+                await comments_service.create_comment(
+                    session=session,
+                    principal=Principal(user=users[author]),
+                    task_id=task["id"],
+                    body=body,
+                )
         if task_spec.done:
             await tasks_service.update_task(
                 session=session,

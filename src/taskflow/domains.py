@@ -18,6 +18,9 @@ from taskflow.api_keys.router import router as api_keys_router
 from taskflow.audit.router import router as audit_router
 from taskflow.auth.cache import CACHE as AUTH_CACHE
 from taskflow.auth.router import router as auth_router
+from taskflow.comments.cache import CACHE as COMMENTS_CACHE
+from taskflow.comments.router import router as comments_router
+from taskflow.comments.router import task_comments_router
 from taskflow.core.cache_contract import CacheContract, DomainCache
 from taskflow.core.deps import DomainRouter
 from taskflow.projects.cache import CACHE as PROJECTS_CACHE
@@ -42,6 +45,7 @@ class Domain:
 DOMAINS: tuple[Domain, ...] = (
     Domain("tasks", (tasks_router,), TASKS_CACHE),
     Domain("projects", (projects_router,), PROJECTS_CACHE),
+    Domain("comments", (task_comments_router, comments_router), COMMENTS_CACHE),
     Domain("users", (users_router,), USERS_CACHE),
     Domain("auth", (auth_router,), AUTH_CACHE),
     Domain("api_keys", (api_keys_router,), API_KEYS_CACHE),

@@ -3,6 +3,7 @@
 from taskflow.activity.models import ActivityEvent
 from taskflow.api_keys.models import ApiKey
 from taskflow.audit.models import AuditEntry
+from taskflow.comments.models import Comment
 from taskflow.core.db import Base
 from taskflow.core.idempotency import IdempotencyRecord
 from taskflow.projects.models import Project, ProjectMember
@@ -14,6 +15,7 @@ __all__ = [
     "ApiKey",
     "AuditEntry",
     "Base",
+    "Comment",
     "IdempotencyRecord",
     "OneTimeToken",
     "Project",

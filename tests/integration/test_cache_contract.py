@@ -273,6 +273,17 @@ def _new_account(world: World) -> dict[str, str]:
     }
 
 
+async def _commented(world: World) -> None:
+    """The member has commented on the task."""
+    posted = await world.client.post(
+        f"{API_PREFIX}/tasks/{world.task_id}/comments",
+        json={"body": "first"},
+        headers=world.as_(world.member),
+    )
+    assert posted.status_code == 201, posted.text
+    world.notes["comment_id"] = posted.json()["id"]
+
+
 SCENARIOS: dict[str, Scenario] = {
     # tasks
     "create_task": Scenario(
@@ -289,6 +300,17 @@ SCENARIOS: dict[str, Scenario] = {
     "delete_task": Scenario(_delete("/tasks/{w.task_id}", _member)),
     "move_task": Scenario(
         _post("/tasks/{w.task_id}/move", lambda w: {"project_id": w.other_id}, _owner)
+    ),
+    # comments: the task views carry comment_count
+    "create_comment": Scenario(
+        _post("/tasks/{w.task_id}/comments", lambda w: {"body": "a word"}, _member)
+    ),
+    "update_comment": Scenario(
+        _patch("/comments/{w.notes[comment_id]}", lambda w: {"body": "edited"}, _member),
+        setup=_commented,
+    ),
+    "delete_comment": Scenario(
+        _delete("/comments/{w.notes[comment_id]}", _owner), setup=_commented
     ),
     # projects
     "create_project": Scenario(_post("/projects", lambda w: {"name": "a new one"}, _owner)),

@@ -292,6 +292,26 @@ def test_seed_demo_creates_shared_projects_with_tasks_in_every_state(migrated: P
     assert done > 0 and overdue > 0 and pending > 0 and assigned > 0
 
 
+def test_seed_demo_comments_on_tasks_and_counts_the_comments(migrated: Path) -> None:
+    result = run("seed-demo")
+
+    assert result.exit_code == 0, result.output
+    expected = {task.title: len(task.comments) for spec in DEMO_PROJECTS for task in spec.tasks}
+    with sqlite3.connect(migrated) as connection:
+        counted = dict(connection.execute("SELECT title, comment_count FROM tasks"))
+        rows = dict(
+            connection.execute(
+                "SELECT tasks.title, count(comments.id) FROM tasks"
+                " LEFT JOIN comments ON comments.task_id = tasks.id GROUP BY tasks.title"
+            )
+        )
+        events = connection.execute(
+            "SELECT count(*) FROM activity_events WHERE type = 'comment.created'"
+        ).fetchone()[0]
+    assert counted == rows == expected
+    assert sum(expected.values()) == events > 0
+
+
 def test_seed_demo_is_idempotent(migrated: Path) -> None:
     first = run("seed-demo")
     assert first.exit_code == 0, first.output

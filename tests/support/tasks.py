@@ -28,6 +28,7 @@ TASK_FIELDS = {
     "project",
     "assignee",
     "created_by",
+    "comment_count",
     "created_at",
     "updated_at",
 }

@@ -64,6 +64,7 @@ def test_the_task_view_holds_what_task_read_shows_and_the_version() -> None:
 def test_a_view_after_a_write_is_the_read_one_with_the_written_columns() -> None:
     read: dict[str, Any] = dict.fromkeys(queries.VIEW_COLUMN_NAMES)
     read |= {"id": 7, "title": "Read", "priority": 3, "is_completed": False, "version": 1}
+    read |= {"comment_count": 0}
     read |= {"project_id": 2, "project_name": "Home", "assignee_id": 4}
     read |= {"created_by_id": 5, "creator_email": "a@example.com", "creator_full_name": "A"}
     read |= {"created_at": "2026-01-01T00:00:00Z", "updated_at": "2026-01-01T00:00:00Z"}

@@ -23,6 +23,8 @@ class Scope(StrEnum):
     PROJECTS_WRITE = "projects:write"
     TASKS_READ = "tasks:read"
     TASKS_WRITE = "tasks:write"
+    COMMENTS_READ = "comments:read"
+    COMMENTS_WRITE = "comments:write"
 
 
 @dataclass(frozen=True, slots=True)

@@ -65,6 +65,7 @@ async def create_task(
         "assignee_id": assignee_id,
         "created_by_id": principal.user.id,
         "version": 1,
+        "comment_count": 0,
         "created_at": now,
         "updated_at": now,
     }
@@ -90,7 +91,7 @@ async def create_task(
     people = (assignee_id, assignee_email, assignee_full_name, user.id, user.email, user.full_name)
     if not folded:
         await activity.record_many(session, [{**event, "task_id": task_id}])
-    return task_view((*task, project_id, project_name, *people))
+    return task_view((*task, project_id, project_name, *people, 0))
 
 
 async def _refuse_create(

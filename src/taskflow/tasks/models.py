@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, SmallInteger, String, Text
+from sqlalchemy import CheckConstraint, ForeignKey, Index, SmallInteger, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from taskflow.core.db import Base, BigIntId, TimestampMixin, trigram_index
@@ -40,6 +40,8 @@ class Task(TimestampMixin, Base):
         BigIntId, ForeignKey("users.id", ondelete="CASCADE"), index=True
     )
     version: Mapped[int] = mapped_column(default=1)
+    # Kept by the comments service, in the transaction of each post and delete.
+    comment_count: Mapped[int] = mapped_column(default=0, server_default=text("0"))
 
     project: Mapped[Project] = relationship(lazy="raise", innerjoin=True)
     assignee: Mapped[User | None] = relationship(foreign_keys=[assignee_id], lazy="raise")

@@ -74,6 +74,7 @@ VIEW_COLUMNS = (
     Task.created_by_id,
     _CREATOR.email.label("creator_email"),
     _CREATOR.full_name.label("creator_full_name"),
+    Task.comment_count,
 )
 VIEW_COLUMN_NAMES = tuple(column.key for column in VIEW_COLUMNS)
 

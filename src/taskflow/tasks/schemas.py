@@ -110,6 +110,7 @@ class TaskRead(BaseModel):
     project: ProjectSummary
     assignee: UserSummary | None
     created_by: UserSummary
+    comment_count: int = Field(description="How many comments the task has")
     created_at: datetime
     updated_at: datetime
 

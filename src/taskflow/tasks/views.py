@@ -40,6 +40,7 @@ class TaskView(TypedDict):
     project: ProjectRef
     assignee: PersonRef | None
     created_by: PersonRef
+    comment_count: int
 
 
 _WIDTH = len(VIEW_COLUMN_NAMES)
@@ -71,6 +72,7 @@ def task_view(columns: Sequence[Any]) -> TaskView:
         created_by_id,
         creator_email,
         creator_full_name,
+        comment_count,
     ) = columns[:_WIDTH]
     return {
         "id": task_id,
@@ -88,6 +90,7 @@ def task_view(columns: Sequence[Any]) -> TaskView:
         if assignee_id is None
         else {"id": assignee_id, "email": assignee_email, "full_name": assignee_full_name},
         "created_by": {"id": created_by_id, "email": creator_email, "full_name": creator_full_name},
+        "comment_count": comment_count,
     }
 
 

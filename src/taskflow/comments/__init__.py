@@ -1,0 +1,1 @@
+"""Comments on tasks: a conversation under each task, seen by whoever sees the task."""
