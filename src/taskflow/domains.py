@@ -20,6 +20,8 @@ from taskflow.auth.cache import CACHE as AUTH_CACHE
 from taskflow.auth.router import router as auth_router
 from taskflow.core.cache_contract import CacheContract, DomainCache
 from taskflow.core.deps import DomainRouter
+from taskflow.labels.cache import CACHE as LABELS_CACHE
+from taskflow.labels.router import router as labels_router
 from taskflow.projects.cache import CACHE as PROJECTS_CACHE
 from taskflow.projects.router import router as projects_router
 from taskflow.tasks.cache import CACHE as TASKS_CACHE
@@ -42,6 +44,7 @@ class Domain:
 DOMAINS: tuple[Domain, ...] = (
     Domain("tasks", (tasks_router,), TASKS_CACHE),
     Domain("projects", (projects_router,), PROJECTS_CACHE),
+    Domain("labels", (labels_router,), LABELS_CACHE),
     Domain("users", (users_router,), USERS_CACHE),
     Domain("auth", (auth_router,), AUTH_CACHE),
     Domain("api_keys", (api_keys_router,), API_KEYS_CACHE),

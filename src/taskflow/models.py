@@ -5,6 +5,7 @@ from taskflow.api_keys.models import ApiKey
 from taskflow.audit.models import AuditEntry
 from taskflow.core.db import Base
 from taskflow.core.idempotency import IdempotencyRecord
+from taskflow.labels.models import Label, TaskLabel
 from taskflow.projects.models import Project, ProjectMember
 from taskflow.tasks.models import Task
 from taskflow.users.models import OneTimeToken, RefreshToken, User
@@ -15,10 +16,12 @@ __all__ = [
     "AuditEntry",
     "Base",
     "IdempotencyRecord",
+    "Label",
     "OneTimeToken",
     "Project",
     "ProjectMember",
     "RefreshToken",
     "Task",
+    "TaskLabel",
     "User",
 ]

@@ -40,6 +40,10 @@ class Task(TimestampMixin, Base):
         BigIntId, ForeignKey("users.id", ondelete="CASCADE"), index=True
     )
     version: Mapped[int] = mapped_column(default=1)
+    # A subtask's parent, in the same project; deleting a task deletes its subtasks.
+    parent_id: Mapped[int | None] = mapped_column(
+        BigIntId, ForeignKey("tasks.id", ondelete="CASCADE"), index=True, default=None
+    )
 
     project: Mapped[Project] = relationship(lazy="raise", innerjoin=True)
     assignee: Mapped[User | None] = relationship(foreign_keys=[assignee_id], lazy="raise")
