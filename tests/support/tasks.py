@@ -30,6 +30,9 @@ TASK_FIELDS = {
     "created_by",
     "created_at",
     "updated_at",
+    "parent_id",
+    "subtask_counts",
+    "labels",
 }
 
 

@@ -54,6 +54,9 @@ def visible_tasks(*, admin: bool) -> Select[int, str]:
 # order `views.task_view` unpacks them.
 _ASSIGNEE = aliased(User, name="assignee")
 _CREATOR = aliased(User, name="creator")
+# Subtask counts, per row from the parent_id index: no query of their own.
+_CHILD = aliased(Task, name="child")
+_SUBTASKS = select(func.count()).select_from(_CHILD).where(_CHILD.parent_id == Task.id)
 VIEW_COLUMNS = (
     Task.id,
     Task.title,
@@ -73,6 +76,12 @@ VIEW_COLUMNS = (
     Task.created_by_id,
     _CREATOR.email.label("creator_email"),
     _CREATOR.full_name.label("creator_full_name"),
+    Task.parent_id,
+    _SUBTASKS.correlate(Task).scalar_subquery().label("subtask_total"),
+    _SUBTASKS.where(_CHILD.is_completed.is_(True))
+    .correlate(Task)
+    .scalar_subquery()
+    .label("subtask_done"),
 )
 VIEW_COLUMN_NAMES = tuple(column.key for column in VIEW_COLUMNS)
 

@@ -75,6 +75,8 @@ async def create_task(
         priority=body.priority,
         due_date=body.due_date,
         assignee_id=body.assignee_id,
+        parent_id=body.parent_id,
+        label_ids=body.label_ids,
     )
     response.headers["Location"] = created_location(request, task["id"])
     result = _read(response, task)
@@ -114,6 +116,9 @@ async def list_tasks(
         search=query.search,
         due_before=query.due_before,
         due_after=query.due_after,
+        label_ids=frozenset(query.label_id),
+        parent_id=query.parent_id,
+        top_level=bool(query.top_level),
     )
     found = await service.list_tasks(
         session=session, principal=principal, filters=filters, page=page, sort=query.sort

@@ -19,6 +19,7 @@ from taskflow.core.errors import Conflict, NotFound, PreconditionFailed, Unproce
 from taskflow.core.etag import CHANGED_MEANWHILE, check_if_match
 from taskflow.core.pagination import Cursor, KeysetPage, decode_cursor
 from taskflow.identity.principal import Principal
+from taskflow.labels import service as labels_service
 from taskflow.projects import service as projects_service
 from taskflow.projects.policy import (
     ProjectNotFound,
@@ -26,7 +27,7 @@ from taskflow.projects.policy import (
     ensure_can_write_tasks,
     ensure_role_can_write_tasks,
 )
-from taskflow.tasks import queries
+from taskflow.tasks import queries, subtasks
 from taskflow.tasks.filters import TASK_SORT_COLUMNS
 from taskflow.tasks.filters import TaskFilters as TaskFilters  # the router builds them
 from taskflow.tasks.queries import PROJECT_ID, READ_VERSION, TASK_ID
@@ -86,7 +87,16 @@ async def read_task(*, session: AsyncSession, principal: Principal, task_id: int
     """The task as the caller sees it; 404 when the caller cannot see it."""
     statement = queries.visible_task_view(admin=principal.is_admin)
     connection = await session.connection()
-    return task_view(await _visible_row(connection, principal, task_id, statement))
+    task = task_view(await _visible_row(connection, principal, task_id, statement))
+    return (await with_labels(connection, [task]))[0]
+
+
+async def with_labels(connection: AsyncConnection, tasks: list[TaskView]) -> list[TaskView]:
+    """The tasks, each with the labels it carries: one statement for all of them."""
+    carried = await labels_service.labels_of_tasks(connection, [task["id"] for task in tasks])
+    for task in tasks:
+        task["labels"] = carried.get(task["id"], [])  # type: ignore[typeddict-item]
+    return tasks
 
 
 async def project_of_task(*, session: AsyncSession, task_id: int) -> int | None:
@@ -160,9 +170,8 @@ async def list_tasks(
         del rows[page.limit :]
         last = rows[-1]
         next_cursor = Cursor(sort=sort, value=getattr(last, sort_key), last_id=last.id)
-    return TaskPage(
-        tasks=[task_view(row) for row in rows], total=total or 0, next_cursor=next_cursor
-    )
+    tasks = await with_labels(connection, [task_view(row) for row in rows])
+    return TaskPage(tasks=tasks, total=total or 0, next_cursor=next_cursor)
 
 
 def _assignee_refused() -> UnprocessableEntity:
@@ -198,15 +207,26 @@ async def create_task(
     priority: int,
     due_date: datetime | None,
     assignee_id: int | None,
+    parent_id: int | None = None,
+    label_ids: Sequence[int] = (),
 ) -> TaskView:
     """Create the task and return its view.
 
     One statement: an INSERT that checks the caller's access (and the assignee) itself,
     with every value set here, so the answer needs no read back and no ORM unit of work (a
     create is the hottest write). Only when it writes nothing is the project read, to say
-    why (404, 403, 409 or 422).
+    why (404, 403, 409 or 422). A subtask or a labelled task is written in a transaction
+    with its parent's tree locked, or its labels (see subtasks, labels).
     """
+    if parent_id is not None or label_ids:
+        await begin_transaction(session)
     connection = await statement_connection(session)
+    if parent_id is not None:
+        await subtasks.lock_tree(session, project_id)
+        await _refuse_create(connection, principal, project_id, assignee_id)
+        await subtasks.check_parent(
+            connection, project_id=project_id, parent_id=parent_id, task_id=None
+        )
     now = clock.now()
     values: dict[str, Any] = {
         "title": title,
@@ -220,6 +240,7 @@ async def create_task(
         "version": 1,
         "created_at": now,
         "updated_at": now,
+        "parent_id": parent_id,
     }
     parameters = {**projects_service.viewer(principal), PROJECT_ID: project_id}
     parameters |= {f"new_{column}": value for column, value in values.items()}
@@ -235,12 +256,18 @@ async def create_task(
         raise Conflict(CHANGED_MEANWHILE)
     touch(session, projects=[project_id])
     task_id, project_name, *assignee_names = created
+    labels = await labels_service.labels_in_project(
+        connection, project_id=project_id, label_ids=label_ids
+    )
+    await labels_service.replace_task_labels(connection, task_id=task_id, label_ids=label_ids)
     assignee_email, assignee_full_name = assignee_names or (None, None)
     user = principal.user
     # The view's columns in the order of queries.VIEW_COLUMNS, as a read back would give.
     task = (task_id, title, description, priority, False, None, due_date, now, now, 1)
     people = (assignee_id, assignee_email, assignee_full_name, user.id, user.email, user.full_name)
-    return task_view((*task, project_id, project_name, *people))
+    view = task_view((*task, project_id, project_name, *people, parent_id, 0, 0))
+    view["labels"] = labels  # type: ignore[typeddict-item]
+    return view
 
 
 async def _refuse_create(
@@ -261,6 +288,7 @@ async def _refuse_create(
 
 # The columns a change may set, besides the version and updated_at that every change sets.
 _CHANGEABLE = ("title", "description", "priority", "due_date", "assignee_id")
+_STRUCTURAL = frozenset({"parent_id", "label_ids"})
 
 
 async def update_task(
@@ -280,12 +308,15 @@ async def update_task(
     before it and then lands, and If-Match is compared with the version found under the
     lock, so of racers naming one version exactly one wins.
     """
-    access = await read_task_to_write(session=session, principal=principal, task_id=task_id)
-    try:
-        return await _apply_change(session, access, changes, if_match)
-    except TaskChangedMeanwhile:
-        await begin_transaction(session)  # the lock lasts until the request commits
-        await lock_rows(session, queries.LOCK_TASK[RowLock.NO_KEY_UPDATE], {TASK_ID: task_id})
+    # A new parent or new labels: several statements, so under the lock from the start.
+    if not _STRUCTURAL & changes.keys():
+        access = await read_task_to_write(session=session, principal=principal, task_id=task_id)
+        try:
+            return await _apply_change(session, access, changes, if_match)
+        except TaskChangedMeanwhile:
+            pass
+    await begin_transaction(session)  # the lock lasts until the request commits
+    await lock_rows(session, queries.LOCK_TASK[RowLock.NO_KEY_UPDATE], {TASK_ID: task_id})
     access = await read_task_to_write(session=session, principal=principal, task_id=task_id)
     return await _apply_change(session, access, changes, if_match)
 
@@ -308,10 +339,33 @@ async def _apply_change(
         shown = {"assignee_email": email, "assignee_full_name": full_name}
     if "is_completed" in changes:
         values.update(_completion(task, completed=changes["is_completed"]))
+    project_id = task["project"]["id"]
+    if changes.get("parent_id") is not None:
+        await subtasks.lock_tree(session, project_id)
+        await subtasks.check_parent(
+            connection, project_id=project_id, parent_id=changes["parent_id"], task_id=task["id"]
+        )
+    if "parent_id" in changes:
+        values["parent_id"] = changes["parent_id"]
+    labels = None
+    if "label_ids" in changes:
+        labels = await labels_service.labels_in_project(
+            connection, project_id=project_id, label_ids=changes["label_ids"]
+        )
     values["updated_at"] = clock.now()
     await _write_if_unchanged(connection, access, values)
-    touch(session, projects=[task["project"]["id"]])
-    return _view_after(access, {**values, **shown})
+    if labels is None:
+        labels = (await labels_service.labels_of_tasks(connection, [task["id"]])).get(
+            task["id"], []
+        )
+    else:
+        await labels_service.replace_task_labels(
+            connection, task_id=task["id"], label_ids=changes["label_ids"]
+        )
+    touch(session, projects=[project_id])
+    view = _view_after(access, {**values, **shown})
+    view["labels"] = labels  # type: ignore[typeddict-item]
+    return view
 
 
 def _completion(task: TaskView, *, completed: bool) -> dict[str, Any]:
@@ -359,7 +413,9 @@ async def move_task(
     *, session: AsyncSession, principal: Principal, access: TaskAccess, project_id: int
 ) -> TaskView:
     """Move the task `access` read (locked) to another project, where the caller must be an
-    editor too; an assignee who is not the owner or a member of that project is cleared.
+    editor too, with its subtasks at every level; an assignee who is not the owner or a
+    member of that project is cleared, and each moved task carries the target's labels
+    named as the ones it carried. A subtask moved alone becomes a top-level task there.
     Returns the task's view."""
     access.ensure_may_write()
     task = access.task
@@ -370,13 +426,23 @@ async def move_task(
         session=session, principal=principal, project_id=project_id, lock=RowLock.SHARE
     )
     ensure_can_write_tasks(target)
-    values: dict[str, Any] = {"project_id": project_id, "updated_at": clock.now()}
+    await subtasks.lock_tree(session, task["project"]["id"])
+    now = clock.now()
+    values: dict[str, Any] = {"project_id": project_id, "updated_at": now}
+    if task["parent_id"] is not None:
+        values["parent_id"] = None
     connection = await session.connection()
     if not await _assignee_stays(connection, task["assignee"], project_id):
         values["assignee_id"] = None
+    below = await subtasks.subtasks_of(connection, task["id"])
     await _write_if_unchanged(connection, access, values)
+    await subtasks.move_subtasks(connection, subtask_ids=below, project_id=project_id, now=now)
+    await labels_service.carry_labels(
+        connection, task_ids=[task["id"], *below], project_id=project_id
+    )
     touch(session, projects=[task["project"]["id"], project_id])
-    return _view_after(access, {**values, "project_name": target.project.name})
+    view = _view_after(access, {**values, "project_name": target.project.name})
+    return (await with_labels(connection, [view]))[0]
 
 
 async def _assignee_stays(

@@ -24,6 +24,19 @@ class PersonRef(TypedDict):
     full_name: str
 
 
+class LabelRef(TypedDict):
+    """A label a task carries, as LabelRef shows it."""
+
+    id: int
+    name: str
+    color: str
+
+
+class SubtaskCounts(TypedDict):
+    total: int
+    done: int
+
+
 class TaskView(TypedDict):
     """The data of TaskRead, plus the version its ETag names."""
 
@@ -40,6 +53,10 @@ class TaskView(TypedDict):
     project: ProjectRef
     assignee: PersonRef | None
     created_by: PersonRef
+    parent_id: int | None
+    subtask_counts: SubtaskCounts
+    # Filled by one extra query for all the tasks of an answer (tasks.labelled).
+    labels: list[LabelRef]
 
 
 _WIDTH = len(VIEW_COLUMN_NAMES)
@@ -71,6 +88,9 @@ def task_view(columns: Sequence[Any]) -> TaskView:
         created_by_id,
         creator_email,
         creator_full_name,
+        parent_id,
+        subtask_total,
+        subtask_done,
     ) = columns[:_WIDTH]
     return {
         "id": task_id,
@@ -88,6 +108,9 @@ def task_view(columns: Sequence[Any]) -> TaskView:
         if assignee_id is None
         else {"id": assignee_id, "email": assignee_email, "full_name": assignee_full_name},
         "created_by": {"id": created_by_id, "email": creator_email, "full_name": creator_full_name},
+        "parent_id": parent_id,
+        "subtask_counts": {"total": subtask_total or 0, "done": subtask_done or 0},
+        "labels": [],
     }
 
 
