@@ -214,7 +214,8 @@ async def add_and_remove_labels(
     if add:
         wanted = sorted(set(add))
         parameters = {"task_ids": tasks, "label_ids": wanted}
-        existing = set((await connection.execute(queries.EXISTING_PAIRS, parameters)).tuples())
+        rows = await connection.execute(queries.EXISTING_PAIRS, parameters)
+        existing = {(int(task), int(label)) for task, label in rows}
         await _label(
             connection,
             [(task, label) for task in tasks for label in wanted if (task, label) not in existing],
