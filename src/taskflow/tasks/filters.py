@@ -35,7 +35,7 @@ class TaskFilters:
     due_after: datetime | None = None
     label_ids: frozenset[int] = frozenset()
     parent_id: int | None = None
-    top_level: bool = False
+    top_level: bool | None = None
 
     def shape(self) -> tuple[Any, ...]:
         """Which filters are set (not their values): what the list's SQL depends on."""
@@ -134,6 +134,6 @@ def filter_conditions(shape: tuple[Any, ...]) -> list[Any]:
     )
     if parent:
         conditions.append(Task.parent_id == bindparam("f_parent_id", type_=BigIntId))
-    if top_level:
-        conditions.append(Task.parent_id.is_(None))
+    if top_level is not None:
+        conditions.append(Task.parent_id.is_(None) if top_level else Task.parent_id.is_not(None))
     return conditions

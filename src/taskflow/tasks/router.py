@@ -118,7 +118,7 @@ async def list_tasks(
         due_after=query.due_after,
         label_ids=frozenset(query.label_id),
         parent_id=query.parent_id,
-        top_level=bool(query.top_level),
+        top_level=query.top_level,
     )
     found = await service.list_tasks(
         session=session, principal=principal, filters=filters, page=page, sort=query.sort

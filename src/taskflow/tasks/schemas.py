@@ -80,8 +80,8 @@ class TaskListQuery(BaseModel):
         description="Repeatable: tasks that carry every one of these labels",
     )
     parent_id: QueryId = Field(default=None, description="The direct subtasks of this task")
-    top_level: Literal[True] | None = Field(
-        default=None, description="true: only tasks that are no task's subtask"
+    top_level: bool | None = Field(
+        default=None, description="true: tasks that are no task's subtask; false: subtasks"
     )
 
 
