@@ -222,7 +222,7 @@ async def create_task(
         await begin_transaction(session)
     connection = await statement_connection(session)
     if parent_id is not None:
-        await subtasks.lock_tree(session, project_id)
+        await subtasks.lock_tree(session, project_id, parent_id)
         await _refuse_create(connection, principal, project_id, assignee_id)
         await subtasks.check_parent(
             connection, project_id=project_id, parent_id=parent_id, task_id=None
@@ -341,7 +341,7 @@ async def _apply_change(
         values.update(_completion(task, completed=changes["is_completed"]))
     project_id = task["project"]["id"]
     if changes.get("parent_id") is not None:
-        await subtasks.lock_tree(session, project_id)
+        await subtasks.lock_tree(session, project_id, changes["parent_id"])
         await subtasks.check_parent(
             connection, project_id=project_id, parent_id=changes["parent_id"], task_id=task["id"]
         )
@@ -420,13 +420,13 @@ async def move_task(
     access.ensure_may_write()
     task = access.task
     if project_id == task["project"]["id"]:
-        return task
+        return (await with_labels(await session.connection(), [task]))[0]
+    below = await subtasks.lock_subtree(session, task["id"], task["project"]["id"])
     # Locked until the move commits: not deleted, nor its members changed, meanwhile.
     target = await projects_service.get_access(
         session=session, principal=principal, project_id=project_id, lock=RowLock.SHARE
     )
     ensure_can_write_tasks(target)
-    await subtasks.lock_tree(session, task["project"]["id"])
     now = clock.now()
     values: dict[str, Any] = {"project_id": project_id, "updated_at": now}
     if task["parent_id"] is not None:
@@ -434,7 +434,6 @@ async def move_task(
     connection = await session.connection()
     if not await _assignee_stays(connection, task["assignee"], project_id):
         values["assignee_id"] = None
-    below = await subtasks.subtasks_of(connection, task["id"])
     await _write_if_unchanged(connection, access, values)
     await subtasks.move_subtasks(connection, subtask_ids=below, project_id=project_id, now=now)
     await labels_service.carry_labels(

@@ -2,10 +2,14 @@
 levels), and what a move does to a task's subtree.
 
 Every change of a project's task tree (a new subtask, a new parent, a move) locks the
-project's row first (FOR NO KEY UPDATE, after the task's own lock): two of them in one
-project run one after the other, so two changes that would together make a cycle or a
-tree too deep cannot both pass their checks. Task creates without a parent, changes of
-other fields and label writes are not held up by it.
+project's row (FOR NO KEY UPDATE): two of them in one project run one after the other, so
+two changes that would together make a cycle or a tree too deep cannot both pass their
+checks. Task creates without a parent, changes of other fields and label writes are not
+held up by it.
+
+Lock order, tasks before projects as everywhere else (see docs/decisions.md): the task
+changed, then the new parent (FOR KEY SHARE, which its foreign key would take anyway),
+then the project; a move locks the moved task, then its subtree, then the projects.
 """
 
 from __future__ import annotations
@@ -31,6 +35,18 @@ _LOCK_PROJECT_TREE = locked(
     select(Project.id).where(Project.id == bindparam("project_id", type_=BigIntId)),
     Project,
     RowLock.NO_KEY_UPDATE,
+)
+
+
+_LOCK_PARENT = locked(
+    select(Task.id).where(Task.id == bindparam("task_id", type_=BigIntId)),
+    Task,
+    RowLock.KEY_SHARE,
+)
+_LOCK_TASKS = locked(
+    select(Task.id).where(Task.id.in_(bindparam("ids", expanding=True))).order_by(Task.id),
+    Task,
+    RowLock.UPDATE,
 )
 
 
@@ -73,8 +89,11 @@ def _refused(detail: str) -> UnprocessableEntity:
     return UnprocessableEntity(detail, loc=("body", "parent_id"))
 
 
-async def lock_tree(session: AsyncSession, project_id: int) -> None:
-    """Hold the project's task tree until the request commits (see the module's docstring)."""
+async def lock_tree(session: AsyncSession, project_id: int, parent_id: int | None = None) -> None:
+    """Hold the project's task tree until the request commits, and the new parent, if any,
+    against a delete or a move meanwhile (see the module's docstring)."""
+    if parent_id is not None:
+        await lock_rows(session, _LOCK_PARENT, {"task_id": parent_id})
     await lock_rows(session, _LOCK_PROJECT_TREE, {"project_id": project_id})
 
 
@@ -103,6 +122,22 @@ async def subtasks_of(connection: AsyncConnection, task_id: int) -> list[int]:
     """The ids of every task below the task, at every level."""
     rows = await connection.execute(SUBTREE, {"start": task_id})
     return [row.id for row in rows if row.id != task_id]
+
+
+async def lock_subtree(session: AsyncSession, task_id: int, project_id: int) -> list[int]:
+    """Lock the task's subtasks (in id order), then the project's tree; returns the ids of
+    the subtasks as they are once both are held (the tree may have changed while waiting:
+    what joined it since was written by a request that has committed)."""
+    connection = await session.connection()
+    below = await subtasks_of(connection, task_id)
+    if below:
+        await lock_rows(session, _LOCK_TASKS, {"ids": below})
+    await lock_tree(session, project_id)
+    now_below = await subtasks_of(connection, task_id)
+    joined = sorted(set(now_below) - set(below))
+    if joined:
+        await lock_rows(session, _LOCK_TASKS, {"ids": joined})
+    return now_below
 
 
 _IDS: Any = bindparam("ids", expanding=True)
