@@ -64,6 +64,18 @@ async def create_label(
     return _read(label)
 
 
+@router.get(
+    "/{project_id:int}/labels/{label_id:int}",
+    response_model=LabelRead,
+    responses=error_responses(401, 403, 404, 422),
+    summary="One label of a project",
+)
+async def read_label(
+    label_id: LabelId, principal: Reader, access: ReadableProject, session: SessionDep
+) -> LabelRead:
+    return _read(await service.get_label(session=session, access=access, label_id=label_id))
+
+
 @router.patch(
     "/{project_id:int}/labels/{label_id:int}",
     response_model=LabelRead,

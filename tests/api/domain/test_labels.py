@@ -36,6 +36,8 @@ async def test_an_editor_creates_a_label_and_everyone_who_sees_the_project_reads
         "color": "#FF0000",
     }
     assert response.headers["Location"].endswith(labels_url(project, body["id"]))
+    located = await client.get(response.headers["Location"], headers=make.headers(viewer))
+    assert located.json() == body
     await new_label(client, make.headers(owner), project, "Bug")
     await new_label(client, make.headers(owner), project, "backend")
     for reader in (owner, editor, viewer):
@@ -213,6 +215,7 @@ async def test_another_users_project_answers_404_on_every_label_route(
 
     responses = [
         await client.get(labels_url(project), headers=headers),
+        await client.get(url, headers=headers),
         await client.post(
             labels_url(project), json={"name": "x", "color": "#000000"}, headers=headers
         ),
@@ -239,7 +242,9 @@ async def test_a_label_of_another_project_answers_404_through_this_one(
         labels_url(project, theirs["id"]), json={"name": "x"}, headers=headers
     )
     deleted = await client.delete(labels_url(project, theirs["id"]), headers=headers)
+    read = await client.get(labels_url(project, theirs["id"]), headers=headers)
 
+    assert_error(read, 404, "not_found")
     assert_error(changed, 404, "not_found")
     assert_error(deleted, 404, "not_found")
 
@@ -292,6 +297,7 @@ async def test_label_routes_need_credentials_and_the_project_scopes(
 
     for response in (
         await client.get(labels_url(project)),
+        await client.get(url),
         await client.post(labels_url(project), json={"name": "x", "color": "#000000"}),
         await client.patch(url, json={"name": "y"}),
         await client.delete(url),
