@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import bindparam, delete, func, insert, select
+from sqlalchemy import String, bindparam, cast, delete, func, insert, select
 
-from taskflow.core.db import BigIntId
+from taskflow.core.db import BigIntId, RowLock, locked
 from taskflow.labels.models import Label, TaskLabel
 
 _PROJECT = bindparam("project_id", type_=BigIntId)
@@ -27,11 +27,14 @@ SAME_NAME = select(Label.id).where(
     Label.id != bindparam("label_id", type_=BigIntId),
 )
 
-# (id, name, color) of the labels among `label_ids` that are the project's, by name.
-LABELS_AMONG = (
-    select(Label.id, Label.name, Label.color)
-    .where(Label.project_id == _PROJECT, Label.id.in_(_LABEL_IDS))
-    .order_by(*BY_NAME)
+# (id, name, color) of the labels among `label_ids` that are the project's, locked against
+# a delete until the task that will carry them is written.
+LABELS_AMONG = locked(
+    select(Label.id, Label.name, Label.color).where(
+        Label.project_id == _PROJECT, Label.id.in_(_LABEL_IDS)
+    ),
+    Label,
+    RowLock.KEY_SHARE,
 )
 
 # The labels of these tasks: (task_id, id, name, color), each task's by name.
@@ -39,7 +42,7 @@ LABELS_OF_TASKS = (
     select(TaskLabel.task_id, Label.id, Label.name, Label.color)
     .join(Label, Label.id == TaskLabel.label_id)
     .where(TaskLabel.task_id.in_(_TASK_IDS))
-    .order_by(TaskLabel.task_id, *BY_NAME)
+    .order_by(TaskLabel.task_id)
 )
 
 UNLABEL_TASKS = delete(TaskLabel).where(TaskLabel.task_id.in_(_TASK_IDS))
@@ -68,3 +71,24 @@ CARRIED_LABELS = (
     )
     .where(TaskLabel.task_id.in_(_TASK_IDS), _SOURCE.c.project_id != _PROJECT)
 )
+
+
+def carried_labels_code(task_id: Any) -> Any:
+    """SQL: the labels the task `task_id` (a column of the embedding statement) carries, as
+    one string that `service.decode_labels` reads: "<id>:<length of name>:<color><name>"
+    for each, joined by ",". Lets a statement that reads a task read its labels too."""
+    code = (
+        cast(TaskLabel.label_id, String)
+        + ":"
+        + cast(func.length(Label.name), String)
+        + ":"
+        + Label.color
+        + Label.name
+    )
+    return (
+        select(func.aggregate_strings(code, ","))
+        .select_from(TaskLabel)
+        .join(Label, Label.id == TaskLabel.label_id)
+        .where(TaskLabel.task_id == task_id)
+        .scalar_subquery()
+    )

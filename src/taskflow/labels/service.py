@@ -157,7 +157,35 @@ async def labels_in_project(
     missing = wanted - {row.id for row in rows}
     if missing:
         raise _refused(loc, missing)
-    return [{"id": row.id, "name": row.name, "color": row.color} for row in rows]
+    return by_name([{"id": row.id, "name": row.name, "color": row.color} for row in rows])
+
+
+_COLOR_LENGTH = 7
+
+
+def by_name(labels: list[LabelRef]) -> list[LabelRef]:
+    """Labels in the order tasks show them: by name, case-insensitively, then by id."""
+    return sorted(labels, key=lambda label: (label["name"].casefold(), label["name"], label["id"]))
+
+
+def decode_labels(code: str | None) -> list[LabelRef]:
+    """The labels of a `queries.carried_labels_code` string, by name."""
+    labels: list[LabelRef] = []
+    position = 0
+    while code and position < len(code):
+        id_end = code.index(":", position)
+        length_end = code.index(":", id_end + 1)
+        length = int(code[id_end + 1 : length_end])
+        color_end = length_end + 1 + _COLOR_LENGTH
+        labels.append(
+            {
+                "id": int(code[position:id_end]),
+                "color": code[length_end + 1 : color_end],
+                "name": code[color_end : color_end + length],
+            }
+        )
+        position = color_end + length + 1  # past the ","
+    return by_name(labels)
 
 
 async def labels_of_tasks(
@@ -170,7 +198,8 @@ async def labels_of_tasks(
     rows = await connection.execute(queries.LABELS_OF_TASKS, {"task_ids": sorted(set(task_ids))})
     for task_id, label_id, name, color in rows:
         found.setdefault(task_id, []).append({"id": label_id, "name": name, "color": color})
-    return found
+    # Sorted here rather than by the database's collation: the same order on both databases.
+    return {task_id: by_name(labels) for task_id, labels in found.items()}
 
 
 async def replace_task_labels(

@@ -13,6 +13,7 @@ from sqlalchemy.orm import aliased
 
 from taskflow.core.db import BigIntId, RowLock, locked
 from taskflow.core.pagination import after_cursor, sort_clauses
+from taskflow.labels.queries import carried_labels_code
 from taskflow.projects import service as projects_service
 from taskflow.projects.models import Project
 from taskflow.projects.policy import ProjectRole, may_write_tasks
@@ -109,7 +110,10 @@ def visible_task_to_write(*, admin: bool) -> Select[*tuple[Any, ...]]:
     a change, a delete or a move is checked against."""
     role = visible_tasks(admin=admin).selected_columns.role
     return visible_task_view(admin=admin).add_columns(
-        role, Project.is_archived.label("project_archived")
+        role,
+        Project.is_archived.label("project_archived"),
+        # The labels the answer after the write shows, in the same statement.
+        carried_labels_code(Task.id).label("label_codes"),
     )
 
 

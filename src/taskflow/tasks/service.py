@@ -119,8 +119,10 @@ async def read_task_to_write(
         connection = await session.connection()
     statement = queries.visible_task_to_write(admin=principal.is_admin)
     row = await _visible_row(connection, principal, task_id, statement)
+    task = task_view(row)
+    task["labels"] = labels_service.decode_labels(row.label_codes)  # type: ignore[typeddict-item]
     return TaskAccess(
-        task=task_view(row),
+        task=task,
         columns=row,
         role=ProjectRole(row.role),
         project_archived=row.project_archived,
@@ -259,7 +261,8 @@ async def create_task(
     labels = await labels_service.labels_in_project(
         connection, project_id=project_id, label_ids=label_ids
     )
-    await labels_service.replace_task_labels(connection, task_id=task_id, label_ids=label_ids)
+    if label_ids:
+        await labels_service.replace_task_labels(connection, task_id=task_id, label_ids=label_ids)
     assignee_email, assignee_full_name = assignee_names or (None, None)
     user = principal.user
     # The view's columns in the order of queries.VIEW_COLUMNS, as a read back would give.
@@ -347,7 +350,7 @@ async def _apply_change(
         )
     if "parent_id" in changes:
         values["parent_id"] = changes["parent_id"]
-    labels = None
+    labels: Any = None
     if "label_ids" in changes:
         labels = await labels_service.labels_in_project(
             connection, project_id=project_id, label_ids=changes["label_ids"]
@@ -355,16 +358,14 @@ async def _apply_change(
     values["updated_at"] = clock.now()
     await _write_if_unchanged(connection, access, values)
     if labels is None:
-        labels = (await labels_service.labels_of_tasks(connection, [task["id"]])).get(
-            task["id"], []
-        )
+        labels = task["labels"]
     else:
         await labels_service.replace_task_labels(
             connection, task_id=task["id"], label_ids=changes["label_ids"]
         )
     touch(session, projects=[project_id])
     view = _view_after(access, {**values, **shown})
-    view["labels"] = labels  # type: ignore[typeddict-item]
+    view["labels"] = labels
     return view
 
 
@@ -391,10 +392,13 @@ async def _write_if_unchanged(
 
 
 def _view_after(access: TaskAccess, changed: Mapping[str, Any]) -> TaskView:
-    """The view of the task after a write of `changed` (columns by name) on what it read."""
-    return task_view(
+    """The view of the task after a write of `changed` (columns by name) on what it read,
+    with the labels it read."""
+    view = task_view(
         columns_after(access.columns, {**changed, "version": access.task["version"] + 1})
     )
+    view["labels"] = access.task["labels"]
+    return view
 
 
 async def delete_task(*, session: AsyncSession, access: TaskAccess, if_match: str | None) -> None:
@@ -420,7 +424,7 @@ async def move_task(
     access.ensure_may_write()
     task = access.task
     if project_id == task["project"]["id"]:
-        return (await with_labels(await session.connection(), [task]))[0]
+        return task
     below = await subtasks.lock_subtree(session, task["id"], task["project"]["id"])
     # Locked until the move commits: not deleted, nor its members changed, meanwhile.
     target = await projects_service.get_access(

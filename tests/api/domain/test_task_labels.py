@@ -322,3 +322,19 @@ async def test_reading_one_labelled_task_takes_a_fixed_number_of_statements(
 
     assert len(response.json()["labels"]) == 5
     assert len(seen) <= 3, seen
+
+
+async def test_a_change_answers_the_labels_whatever_their_names(
+    client: AsyncClient, make: DomainFactory
+) -> None:
+    owner = await make()
+    project = await make.project(owner)
+    headers = make.headers(owner)
+    odd = [await new_label(client, headers, project, name) for name in ("b,1:2", "a:b", "Ünïcode")]
+    task = await new_task(client, headers, project, label_ids=[label["id"] for label in odd])
+
+    changed = await patch_task(client, headers, task["id"], priority=1)
+    read = await client.get(f"{TASKS}/{task['id']}", headers=headers)
+
+    assert label_names(changed) == ["a:b", "b,1:2", "Ünïcode"]
+    assert changed.json()["labels"] == read.json()["labels"] == task["labels"]
