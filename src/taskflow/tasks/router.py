@@ -20,7 +20,7 @@ from taskflow.core.pagination import (
 )
 from taskflow.identity.dependencies import authorized
 from taskflow.identity.principal import Principal, Scope
-from taskflow.tasks import bulk, service
+from taskflow.tasks import bulk, moves, service
 from taskflow.tasks.cache import ONE_TASK, VISIBLE_TASKS
 from taskflow.tasks.dependencies import LockedTask, TaskId
 from taskflow.tasks.schemas import (
@@ -204,7 +204,7 @@ async def delete_task(
 async def move_task(
     body: TaskMove, principal: Writer, access: LockedTask, session: SessionDep, response: Response
 ) -> TaskRead:
-    task = await service.move_task(
+    task = await moves.move_task(
         session=session, principal=principal, access=access, project_id=body.project_id
     )
     return _read(response, task)

@@ -1,5 +1,5 @@
-"""Task use cases: create, read, list, change, delete and move one task (bulk changes live
-in `bulk`). Every statement is built in `queries` on its one visibility query, and every
+"""Task use cases: create, read, list, change and delete one task (bulk changes live in
+`bulk`, moves in `moves`, the rules of subtasks in `subtasks`). Every statement is built in `queries` on its one visibility query, and every
 task is answered as the one view of `views`."""
 
 from __future__ import annotations
@@ -24,14 +24,14 @@ from taskflow.projects import service as projects_service
 from taskflow.projects.policy import (
     ProjectNotFound,
     ProjectRole,
-    ensure_can_write_tasks,
     ensure_role_can_write_tasks,
 )
 from taskflow.tasks import queries, subtasks
 from taskflow.tasks.filters import TASK_SORT_COLUMNS
 from taskflow.tasks.filters import TaskFilters as TaskFilters  # the router builds them
+from taskflow.tasks.labelled import with_labels
 from taskflow.tasks.queries import PROJECT_ID, READ_VERSION, TASK_ID
-from taskflow.tasks.views import PersonRef, TaskView, columns_after, task_view
+from taskflow.tasks.views import TaskView, columns_after, task_view
 
 
 class TaskNotFound(NotFound):
@@ -89,14 +89,6 @@ async def read_task(*, session: AsyncSession, principal: Principal, task_id: int
     connection = await session.connection()
     task = task_view(await _visible_row(connection, principal, task_id, statement))
     return (await with_labels(connection, [task]))[0]
-
-
-async def with_labels(connection: AsyncConnection, tasks: list[TaskView]) -> list[TaskView]:
-    """The tasks, each with the labels it carries: one statement for all of them."""
-    carried = await labels_service.labels_of_tasks(connection, [task["id"] for task in tasks])
-    for task in tasks:
-        task["labels"] = carried.get(task["id"], [])  # type: ignore[typeddict-item]
-    return tasks
 
 
 async def project_of_task(*, session: AsyncSession, task_id: int) -> int | None:
@@ -411,51 +403,3 @@ async def delete_task(*, session: AsyncSession, access: TaskAccess, if_match: st
     if result.rowcount != 1:  # under the lock only a bug could make this happen
         raise TaskChangedMeanwhile()
     touch(session, projects=[access.task["project"]["id"]])
-
-
-async def move_task(
-    *, session: AsyncSession, principal: Principal, access: TaskAccess, project_id: int
-) -> TaskView:
-    """Move the task `access` read (locked) to another project, where the caller must be an
-    editor too, with its subtasks at every level; an assignee who is not the owner or a
-    member of that project is cleared, and each moved task carries the target's labels
-    named as the ones it carried. A subtask moved alone becomes a top-level task there.
-    Returns the task's view."""
-    access.ensure_may_write()
-    task = access.task
-    if project_id == task["project"]["id"]:
-        return task
-    below = await subtasks.lock_subtree(session, task["id"], task["project"]["id"])
-    # Locked until the move commits: not deleted, nor its members changed, meanwhile.
-    target = await projects_service.get_access(
-        session=session, principal=principal, project_id=project_id, lock=RowLock.SHARE
-    )
-    ensure_can_write_tasks(target)
-    now = clock.now()
-    values: dict[str, Any] = {"project_id": project_id, "updated_at": now}
-    if task["parent_id"] is not None:
-        values["parent_id"] = None
-    connection = await session.connection()
-    if not await _assignee_stays(connection, task["assignee"], project_id):
-        values["assignee_id"] = None
-    await _write_if_unchanged(connection, access, values)
-    await subtasks.move_subtasks(connection, subtask_ids=below, project_id=project_id, now=now)
-    await labels_service.carry_labels(
-        connection, task_ids=[task["id"], *below], project_id=project_id
-    )
-    touch(session, projects=[task["project"]["id"], project_id])
-    view = _view_after(access, {**values, "project_name": target.project.name})
-    return (await with_labels(connection, [view]))[0]
-
-
-async def _assignee_stays(
-    connection: AsyncConnection, assignee: PersonRef | None, project_id: int
-) -> bool:
-    """Whether a moved task keeps its assignee in the project it moves to: when there is
-    none, or the assignee owns the project or is one of its members. Being active is not
-    asked: a move keeps an assignment rather than making one, as deactivating a user keeps
-    its assignments (see projects.queries.assignable for a new one)."""
-    if assignee is None:
-        return True
-    parameters = {PROJECT_ID: project_id, "assignee_id": assignee["id"]}
-    return bool(await connection.scalar(queries.ASSIGNEE_BELONGS, parameters))
