@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from httpx import AsyncClient
@@ -291,3 +292,26 @@ async def test_bulk_completion_shows_in_the_parents_counts(
 
     read = await client.get(f"{TASKS}/{parent['id']}", headers=headers)
     assert read.json()["subtask_counts"] == {"total": 3, "done": 2}
+
+
+async def test_two_concurrent_patches_making_a_cycle_do_not_both_succeed(
+    client: AsyncClient, make: DomainFactory, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    owner = await make()
+    project = await make.project(owner)
+    headers = make.headers(owner)
+    first, second = await make.task(project), await make.task(project)
+
+    answers = await asyncio.gather(
+        patch_task(client, headers, first.id, parent_id=second.id),
+        patch_task(client, headers, second.id, parent_id=first.id),
+    )
+
+    assert sorted(a.status_code for a in answers) in ([200, 409], [200, 422], [409, 422])
+    stored = await stored_tasks(sessionmaker, first.id, second.id)
+    parents = {task_id: task.parent_id for task_id, task in stored.items()}
+    assert parents in (
+        {first.id: second.id, second.id: None},
+        {first.id: None, second.id: first.id},
+        {first.id: None, second.id: None},
+    )
