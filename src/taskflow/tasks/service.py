@@ -1,6 +1,7 @@
 """Task use cases: create, read, list, change and delete one task (bulk changes live in
-`bulk`, moves in `moves`, the rules of subtasks in `subtasks`). Every statement is built in `queries` on its one visibility query, and every
-task is answered as the one view of `views`."""
+`bulk`, moves in `moves`, the rules of subtasks in `subtasks`). Every statement is built
+in `queries` on its one visibility query, and every task is answered as the one view of
+`views`."""
 
 from __future__ import annotations
 
