@@ -16,6 +16,7 @@ from taskflow.core.db import Database
 from taskflow.core.email import Mailer, create_email_sender
 from taskflow.core.security import PasswordHasher
 from taskflow.identity.principal import Principal
+from taskflow.labels import service as labels_service
 from taskflow.projects import service as projects_service
 from taskflow.projects.models import MemberRole, Project
 from taskflow.tasks import creation as tasks_creation
@@ -41,6 +42,8 @@ class DemoTask:
     assignee: str | None = None
     # (author's email, body), oldest first.
     comments: tuple[tuple[str, str], ...] = ()
+    labels: tuple[str, ...] = ()
+    parent: str | None = None  # the title of a task listed before it
 
 
 @dataclass(frozen=True)
@@ -50,6 +53,7 @@ class DemoProject:
     owner: str
     members: dict[str, MemberRole] = field(default_factory=dict)
     tasks: tuple[DemoTask, ...] = ()
+    labels: dict[str, str] = field(default_factory=dict)  # name -> colour
 
 
 DEMO_PROJECTS = (
@@ -58,6 +62,7 @@ DEMO_PROJECTS = (
         description="The new public site, live before the spring campaign.",
         owner="alice@example.com",
         members={"bob@example.com": MemberRole.EDITOR, "carol@example.com": MemberRole.VIEWER},
+        labels={"Copy": "#8E44AD", "Design": "#1E90FF", "Bug": "#D73A4A"},
         tasks=(
             DemoTask("Agree on the sitemap", 4, -10, done=True, assignee="alice@example.com"),
             DemoTask(
@@ -65,12 +70,21 @@ DEMO_PROJECTS = (
                 5,
                 -2,
                 assignee="bob@example.com",
+                labels=("Copy",),
                 comments=(
                     ("alice@example.com", "Can we keep the hero text under **12 words**?"),
                     ("bob@example.com", "Yes: draft in the shared folder, two options."),
                 ),
             ),
-            DemoTask("Pick the photo set", 3, -1),
+            DemoTask(
+                "Hero section",
+                4,
+                1,
+                labels=("Copy", "Design"),
+                parent="Write the landing page copy",
+            ),
+            DemoTask("Pricing table", 3, 4, done=True, parent="Write the landing page copy"),
+            DemoTask("Pick the photo set", 3, -1, labels=("Design",)),
             DemoTask("Set up redirects from old URLs", 4, 5, assignee="bob@example.com"),
             DemoTask("Accessibility review", 3, 12, assignee="alice@example.com"),
             DemoTask("Launch announcement", 2, 20),
@@ -179,6 +193,13 @@ async def _demo_project(
             await projects_service.add_member(
                 session=session, access=access, actor_id=owner.id, email=email, role=role
             )
+    label_ids = {}
+    for name, color in spec.labels.items():
+        label = await labels_service.create_label(
+            session=session, access=access, actor_id=owner.id, name=name, color=color
+        )
+        label_ids[name] = label.id
+    task_ids: dict[str, int] = {}
     now = clock.now()
     for task_spec in spec.tasks:
         assignee = users.get(task_spec.assignee) if task_spec.assignee else None
@@ -193,6 +214,8 @@ async def _demo_project(
             if task_spec.due_in_days is None
             else now + timedelta(days=task_spec.due_in_days),
             assignee_id=assignee.id if assignee else None,
+            parent_id=task_ids[task_spec.parent] if task_spec.parent else None,
+            label_ids=[label_ids[name] for name in task_spec.labels],
         )
         for author, body in task_spec.comments:
             if author in users:
@@ -202,6 +225,7 @@ async def _demo_project(
                     task_id=task["id"],
                     body=body,
                 )
+        task_ids[task_spec.title] = task["id"]
         if task_spec.done:
             await tasks_service.update_task(
                 session=session,

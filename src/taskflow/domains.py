@@ -23,6 +23,8 @@ from taskflow.comments.router import router as comments_router
 from taskflow.comments.router import task_comments_router
 from taskflow.core.cache_contract import CacheContract, DomainCache
 from taskflow.core.deps import DomainRouter
+from taskflow.labels.cache import CACHE as LABELS_CACHE
+from taskflow.labels.router import router as labels_router
 from taskflow.projects.cache import CACHE as PROJECTS_CACHE
 from taskflow.projects.router import router as projects_router
 from taskflow.tasks.cache import CACHE as TASKS_CACHE
@@ -46,6 +48,7 @@ DOMAINS: tuple[Domain, ...] = (
     Domain("tasks", (tasks_router,), TASKS_CACHE),
     Domain("projects", (projects_router,), PROJECTS_CACHE),
     Domain("comments", (task_comments_router, comments_router), COMMENTS_CACHE),
+    Domain("labels", (labels_router,), LABELS_CACHE),
     Domain("users", (users_router,), USERS_CACHE),
     Domain("auth", (auth_router,), AUTH_CACHE),
     Domain("api_keys", (api_keys_router,), API_KEYS_CACHE),

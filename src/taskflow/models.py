@@ -6,6 +6,7 @@ from taskflow.audit.models import AuditEntry
 from taskflow.comments.models import Comment
 from taskflow.core.db import Base
 from taskflow.core.idempotency import IdempotencyRecord
+from taskflow.labels.models import Label, TaskLabel
 from taskflow.projects.models import Project, ProjectMember
 from taskflow.tasks.models import Task
 from taskflow.users.models import OneTimeToken, RefreshToken, User
@@ -17,10 +18,12 @@ __all__ = [
     "Base",
     "Comment",
     "IdempotencyRecord",
+    "Label",
     "OneTimeToken",
     "Project",
     "ProjectMember",
     "RefreshToken",
     "Task",
+    "TaskLabel",
     "User",
 ]

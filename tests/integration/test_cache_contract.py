@@ -284,6 +284,23 @@ async def _commented(world: World) -> None:
     world.notes["comment_id"] = posted.json()["id"]
 
 
+async def _labelled_task(world: World) -> None:
+    """A label of the project, carried by its task (whose cached reads then show it)."""
+    created = await world.client.post(
+        f"{API_PREFIX}/projects/{world.project_id}/labels",
+        json={"name": "tagged", "color": "#123456"},
+        headers=world.as_(world.owner),
+    )
+    assert created.status_code == 201, created.text
+    world.notes["label_id"] = created.json()["id"]
+    labelled = await world.client.patch(
+        f"{API_PREFIX}/tasks/{world.task_id}",
+        json={"label_ids": [world.notes["label_id"]]},
+        headers=world.as_(world.owner),
+    )
+    assert labelled.status_code == 200, labelled.text
+
+
 SCENARIOS: dict[str, Scenario] = {
     # tasks
     "create_task": Scenario(
@@ -333,6 +350,26 @@ SCENARIOS: dict[str, Scenario] = {
         )
     ),
     "remove_member": Scenario(_delete("/projects/{w.project_id}/members/{w.member.id}", _owner)),
+    # labels
+    "create_label": Scenario(
+        _post(
+            "/projects/{w.project_id}/labels",
+            lambda w: {"name": "new", "color": "#000000"},
+            _member,
+        )
+    ),
+    "update_label": Scenario(
+        _patch(
+            "/projects/{w.project_id}/labels/{w.notes[label_id]}",
+            lambda w: {"name": "renamed", "color": "#FFFFFF"},
+            _member,
+        ),
+        setup=_labelled_task,
+    ),
+    "delete_label": Scenario(
+        _delete("/projects/{w.project_id}/labels/{w.notes[label_id]}", _member),
+        setup=_labelled_task,
+    ),
     # users
     "update_me": Scenario(_patch("/users/me", lambda w: {"full_name": "Renamed Member"}, _member)),
     "deactivate_me": Scenario(_delete("/users/me", _member)),

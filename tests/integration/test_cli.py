@@ -287,6 +287,13 @@ def test_seed_demo_creates_shared_projects_with_tasks_in_every_state(migrated: P
         assigned = connection.execute(
             "SELECT count(*) FROM tasks WHERE assignee_id IS NOT NULL"
         ).fetchone()[0]
+        subtasks = connection.execute(
+            "SELECT count(*) FROM tasks WHERE parent_id IS NOT NULL"
+        ).fetchone()[0]
+        labelled = connection.execute("SELECT count(DISTINCT task_id) FROM task_labels").fetchone()[
+            0
+        ]
+    assert subtasks > 0 and labelled > 0
     assert set(projects) == {spec.name for spec in DEMO_PROJECTS}
     assert members == sum(len(spec.members) for spec in DEMO_PROJECTS)
     assert done > 0 and overdue > 0 and pending > 0 and assigned > 0

@@ -31,6 +31,9 @@ TASK_FIELDS = {
     "comment_count",
     "created_at",
     "updated_at",
+    "parent_id",
+    "subtask_counts",
+    "labels",
 }
 
 

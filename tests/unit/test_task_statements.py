@@ -19,8 +19,9 @@ DIALECTS = pytest.mark.parametrize(
 )
 # Filter shapes (see TaskFilters.shape): none, then every one set.
 SHAPES = [
-    (False, None, 0, False, False, False, False, False),
-    (True, "overdue", 2, True, True, True, True, True),
+    (False, None, 0, False, False, False, False, False, 0, False, None),
+    (True, "overdue", 2, True, True, True, True, True, 2, True, True),
+    (False, "pending", 0, False, False, False, False, False, 1, False, False),
 ]
 
 

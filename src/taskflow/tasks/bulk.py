@@ -16,6 +16,7 @@ from taskflow.core.cache import touch
 from taskflow.core.db import BigIntId, RowLock, locked
 from taskflow.core.errors import Forbidden, NotFound, UnprocessableEntity
 from taskflow.identity.principal import Principal
+from taskflow.labels import service as labels_service
 from taskflow.projects import service as projects_service
 from taskflow.projects.models import Project
 from taskflow.projects.policy import ProjectArchived, ProjectRole, may_write_tasks
@@ -86,6 +87,7 @@ async def bulk_update(
     if archived:
         raise ProjectArchived(f"Tasks in archived projects cannot change: {_ids(archived)}")
 
+    await _check_labels(session, changes, {row.project_id for row in rows})
     values: dict[str, Any] = {"version": Task.version + 1, "updated_at": clock.now()}
     for field in ("priority", "due_date"):
         if field in changes:
@@ -112,6 +114,13 @@ async def bulk_update(
         .values(**values)
         .execution_options(synchronize_session=False)
     )
+    if changes.get("add_label_ids") or changes.get("remove_label_ids"):
+        await labels_service.add_and_remove_labels(
+            await session.connection(),
+            task_ids=ids,
+            add=changes.get("add_label_ids") or (),
+            remove=changes.get("remove_label_ids") or (),
+        )
     touch(session, projects={row.project_id for row in rows})
     after = [task_view(row) for row in await session.execute(TASK_VIEWS_BY_IDS, {"ids": ids})]
     events = (
@@ -120,6 +129,20 @@ async def bulk_update(
     )
     await activity.record_many(session, (event for event in events if event is not None))
     return len(ids)
+
+
+async def _check_labels(
+    session: AsyncSession, changes: Mapping[str, Any], project_ids: Collection[int]
+) -> None:
+    """422 unless every label added or removed is a label of every task's project."""
+    for field in ("add_label_ids", "remove_label_ids"):
+        if changes.get(field):
+            await labels_service.ensure_labels_of_every_project(
+                await session.connection(),
+                project_ids=sorted(project_ids),
+                label_ids=changes[field],
+                loc=("body", "update_data", field),
+            )
 
 
 async def _ensure_assignable_everywhere(

@@ -3,6 +3,7 @@ event (see `create_task`)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -12,13 +13,14 @@ from taskflow.activity import service as activity
 from taskflow.activity.queries import event_parameters
 from taskflow.core import clock
 from taskflow.core.cache import touch
-from taskflow.core.db import is_statement_by_statement
+from taskflow.core.db import begin_transaction, is_statement_by_statement
 from taskflow.core.errors import Conflict
 from taskflow.core.etag import CHANGED_MEANWHILE
 from taskflow.identity.principal import Principal
+from taskflow.labels import service as labels_service
 from taskflow.projects import service as projects_service
 from taskflow.projects.policy import ProjectNotFound, ProjectRole, ensure_role_can_write_tasks
-from taskflow.tasks import queries, service
+from taskflow.tasks import queries, service, subtasks
 from taskflow.tasks.queries import PROJECT_ID
 from taskflow.tasks.views import TaskView, task_view
 
@@ -37,6 +39,8 @@ async def create_task(
     priority: int,
     due_date: datetime | None,
     assignee_id: int | None,
+    parent_id: int | None = None,
+    label_ids: Sequence[int] = (),
 ) -> TaskView:
     """Create the task and return its view.
 
@@ -44,9 +48,18 @@ async def create_task(
     with every value set here, so the answer needs no read back and no ORM unit of work (a
     create is the hottest write). Only when it writes nothing is the project read, to say
     why (404, 403, 409 or 422). Its `task.created` event is part of that statement
-    (PostgreSQL) or of the same transaction.
+    (PostgreSQL) or of the same transaction. A subtask or a labelled task is written in a
+    transaction with its parent's tree locked, or its labels (see subtasks, labels).
     """
+    if parent_id is not None or label_ids:
+        await begin_transaction(session)
     connection = await service.write_connection(session)
+    if parent_id is not None:
+        await subtasks.lock_tree(session, project_id, parent_id)
+        await _refuse_create(connection, principal, project_id, assignee_id)
+        await subtasks.check_parent(
+            connection, project_id=project_id, parent_id=parent_id, task_id=None
+        )
     event = activity.event_row(
         type="task.created",
         actor_id=principal.user.id,
@@ -68,6 +81,7 @@ async def create_task(
         "comment_count": 0,
         "created_at": now,
         "updated_at": now,
+        "parent_id": parent_id,
     }
     parameters = {**projects_service.viewer(principal), PROJECT_ID: project_id}
     parameters |= {f"new_{column}": value for column, value in values.items()}
@@ -84,6 +98,11 @@ async def create_task(
         raise Conflict(CHANGED_MEANWHILE)
     touch(session, projects=[project_id])
     task_id, project_name, *assignee_names = created
+    labels = await labels_service.labels_in_project(
+        connection, project_id=project_id, label_ids=label_ids
+    )
+    if label_ids:
+        await labels_service.replace_task_labels(connection, task_id=task_id, label_ids=label_ids)
     assignee_email, assignee_full_name = assignee_names or (None, None)
     user = principal.user
     # The view's columns in the order of queries.VIEW_COLUMNS, as a read back would give.
@@ -91,7 +110,9 @@ async def create_task(
     people = (assignee_id, assignee_email, assignee_full_name, user.id, user.email, user.full_name)
     if not folded:
         await activity.record_many(session, [{**event, "task_id": task_id}])
-    return task_view((*task, project_id, project_name, *people, 0))
+    view = task_view((*task, project_id, project_name, *people, 0, parent_id, 0, 0))
+    view["labels"] = labels  # type: ignore[typeddict-item]
+    return view
 
 
 async def _refuse_create(

@@ -6,9 +6,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, or_
+from sqlalchemy import bindparam, exists, or_, select
 
 from taskflow.core.db import BigIntId
+from taskflow.labels.models import TaskLabel
 from taskflow.tasks.models import Task
 
 TASK_SORT_COLUMNS = {
@@ -32,6 +33,9 @@ class TaskFilters:
     search: str | None = None
     due_before: datetime | None = None
     due_after: datetime | None = None
+    label_ids: frozenset[int] = frozenset()
+    parent_id: int | None = None
+    top_level: bool | None = None
 
     def shape(self) -> tuple[Any, ...]:
         """Which filters are set (not their values): what the list's SQL depends on."""
@@ -44,6 +48,9 @@ class TaskFilters:
             bool(self.search),
             self.due_before is not None,
             self.due_after is not None,
+            len(self.label_ids),
+            self.parent_id is not None,
+            self.top_level,
         )
 
     def parameters(self, now: datetime) -> dict[str, Any]:
@@ -54,6 +61,7 @@ class TaskFilters:
             "f_priority_min": self.priority_min,
             "f_due_before": self.due_before,
             "f_due_after": self.due_after,
+            "f_parent_id": self.parent_id,
         }
         if self.status in ("overdue", "pending"):
             values["f_now"] = now
@@ -61,6 +69,8 @@ class TaskFilters:
             values["f_search"] = _like_escaped(self.search)
         for position, user_id in enumerate(sorted(self.assignee_ids)):
             values[f"f_assignee_{position}"] = user_id
+        for position, label_id in enumerate(sorted(self.label_ids)):
+            values[f"f_label_{position}"] = label_id
         return {name: value for name, value in values.items() if value is not None}
 
 
@@ -76,7 +86,8 @@ def _like_escaped(text: str) -> str:
 
 def filter_conditions(shape: tuple[Any, ...]) -> list[Any]:
     """The WHERE of a TaskFilters of this shape, with its values as bound parameters."""
-    (project, status, assignees, priority, priority_min, search, due_before, due_after) = shape
+    (project, status, assignees, priority, priority_min, search, due_before, due_after) = shape[:8]
+    labels, parent, top_level = shape[8:]
     due = Task.due_date.type
 
     conditions: list[Any] = []
@@ -111,4 +122,18 @@ def filter_conditions(shape: tuple[Any, ...]) -> list[Any]:
         conditions.append(Task.due_date < bindparam("f_due_before", type_=due))
     if due_after:
         conditions.append(Task.due_date > bindparam("f_due_after", type_=due))
+    # One EXISTS per label, each answered by the (task_id, label_id) primary key.
+    conditions.extend(
+        exists(
+            select(1).where(
+                TaskLabel.task_id == Task.id,
+                TaskLabel.label_id == bindparam(f"f_label_{position}", type_=BigIntId),
+            )
+        )
+        for position in range(labels)
+    )
+    if parent:
+        conditions.append(Task.parent_id == bindparam("f_parent_id", type_=BigIntId))
+    if top_level is not None:
+        conditions.append(Task.parent_id.is_(None) if top_level else Task.parent_id.is_not(None))
     return conditions

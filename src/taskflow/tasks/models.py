@@ -42,6 +42,10 @@ class Task(TimestampMixin, Base):
     version: Mapped[int] = mapped_column(default=1)
     # Kept by the comments service, in the transaction of each post and delete.
     comment_count: Mapped[int] = mapped_column(default=0, server_default=text("0"))
+    # A subtask's parent, in the same project; deleting a task deletes its subtasks.
+    parent_id: Mapped[int | None] = mapped_column(
+        BigIntId, ForeignKey("tasks.id", ondelete="CASCADE"), index=True, default=None
+    )
 
     project: Mapped[Project] = relationship(lazy="raise", innerjoin=True)
     assignee: Mapped[User | None] = relationship(foreign_keys=[assignee_id], lazy="raise")

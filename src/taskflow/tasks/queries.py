@@ -14,6 +14,7 @@ from sqlalchemy.orm import aliased
 from taskflow.activity.queries import insert_event_for
 from taskflow.core.db import BigIntId, RowLock, locked
 from taskflow.core.pagination import after_cursor, sort_clauses
+from taskflow.labels.queries import carried_labels_code
 from taskflow.projects import service as projects_service
 from taskflow.projects.models import Project
 from taskflow.projects.policy import ProjectRole, may_write_tasks
@@ -55,6 +56,9 @@ def visible_tasks(*, admin: bool) -> Select[int, str]:
 # order `views.task_view` unpacks them.
 _ASSIGNEE = aliased(User, name="assignee")
 _CREATOR = aliased(User, name="creator")
+# Subtask counts, per row from the parent_id index: no query of their own.
+_CHILD = aliased(Task, name="child")
+_SUBTASKS = select(func.count()).select_from(_CHILD).where(_CHILD.parent_id == Task.id)
 VIEW_COLUMNS = (
     Task.id,
     Task.title,
@@ -75,6 +79,12 @@ VIEW_COLUMNS = (
     _CREATOR.email.label("creator_email"),
     _CREATOR.full_name.label("creator_full_name"),
     Task.comment_count,
+    Task.parent_id,
+    _SUBTASKS.correlate(Task).scalar_subquery().label("subtask_total"),
+    _SUBTASKS.where(_CHILD.is_completed.is_(True))
+    .correlate(Task)
+    .scalar_subquery()
+    .label("subtask_done"),
 )
 VIEW_COLUMN_NAMES = tuple(column.key for column in VIEW_COLUMNS)
 
@@ -109,7 +119,10 @@ def visible_task_to_write(*, admin: bool) -> Select[*tuple[Any, ...]]:
     a change, a delete or a move is checked against."""
     role = visible_tasks(admin=admin).selected_columns.role
     return visible_task_view(admin=admin).add_columns(
-        role, Project.is_archived.label("project_archived")
+        role,
+        Project.is_archived.label("project_archived"),
+        # The labels the answer after the write shows, in the same statement.
+        carried_labels_code(Task.id).label("label_codes"),
     )
 
 

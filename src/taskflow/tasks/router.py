@@ -22,7 +22,7 @@ from taskflow.core.pagination import (
 )
 from taskflow.identity.dependencies import authorized
 from taskflow.identity.principal import Principal, Scope
-from taskflow.tasks import bulk, creation, service
+from taskflow.tasks import bulk, creation, moves, service
 from taskflow.tasks.cache import ONE_TASK, VISIBLE_TASKS
 from taskflow.tasks.dependencies import LockedTask, TaskId
 from taskflow.tasks.schemas import (
@@ -77,6 +77,8 @@ async def create_task(
         priority=body.priority,
         due_date=body.due_date,
         assignee_id=body.assignee_id,
+        parent_id=body.parent_id,
+        label_ids=body.label_ids,
     )
     response.headers["Location"] = created_location(request, task["id"])
     result = _read(response, task)
@@ -116,6 +118,9 @@ async def list_tasks(
         search=query.search,
         due_before=query.due_before,
         due_after=query.due_after,
+        label_ids=frozenset(query.label_id),
+        parent_id=query.parent_id,
+        top_level=query.top_level,
     )
     found = await service.list_tasks(
         session=session, principal=principal, filters=filters, page=page, sort=query.sort
@@ -203,7 +208,7 @@ async def delete_task(
 async def move_task(
     body: TaskMove, principal: Writer, access: LockedTask, session: SessionDep, response: Response
 ) -> TaskRead:
-    task = await service.move_task(
+    task = await moves.move_task(
         session=session, principal=principal, access=access, project_id=body.project_id
     )
     return _read(response, task)

@@ -22,6 +22,7 @@ from taskflow.core.types import (
     Timestamp,
     left_out,
 )
+from taskflow.labels.schemas import LabelIds, LabelRef
 from taskflow.projects.schemas import ProjectSummary
 from taskflow.tasks.models import DEFAULT_PRIORITY, MAX_PRIORITY, MIN_PRIORITY
 from taskflow.users.schemas import UserSummary
@@ -73,6 +74,15 @@ class TaskListQuery(BaseModel):
     due_before: Timestamp | None = Field(default=None, description="Due strictly before")
     due_after: Timestamp | None = Field(default=None, description="Due strictly after")
     sort: TaskSort = Field(default="-created_at", description="A leading '-' sorts descending")
+    label_id: list[Annotated[int, Field(ge=1, le=MAX_ID)]] = Field(
+        default_factory=list,
+        max_length=20,
+        description="Repeatable: tasks that carry every one of these labels",
+    )
+    parent_id: QueryId = Field(default=None, description="The direct subtasks of this task")
+    top_level: bool | None = Field(
+        default=None, description="true: tasks that are no task's subtask; false: subtasks"
+    )
 
 
 class TaskCreate(RequestModel):
@@ -83,6 +93,12 @@ class TaskCreate(RequestModel):
     due_date: DueDate | None = None
     assignee_id: EntityId | None = Field(
         default=None, description="The owner or a member of the project"
+    )
+    parent_id: EntityId | None = Field(
+        default=None, description="Makes it a subtask of this task of the same project"
+    )
+    label_ids: LabelIds = Field(
+        default_factory=list, description="Labels of the project the task carries"
     )
 
 
@@ -95,6 +111,17 @@ class TaskUpdate(RequestModel):
     due_date: DueDate | None = left_out()
     assignee_id: EntityId | None = left_out()
     is_completed: Flag = left_out()
+    parent_id: EntityId | None = Field(
+        default=None, description="A task of the same project, or null for a top-level task"
+    )
+    label_ids: Annotated[LabelIds, Field(description="Replaces the labels the task carries")] = (
+        left_out()
+    )
+
+
+class SubtaskCounts(BaseModel):
+    total: int = Field(description="Direct subtasks")
+    done: int = Field(description="Direct subtasks that are completed")
 
 
 class TaskRead(BaseModel):
@@ -113,6 +140,9 @@ class TaskRead(BaseModel):
     comment_count: int = Field(description="How many comments the task has")
     created_at: datetime
     updated_at: datetime
+    parent_id: int | None
+    subtask_counts: SubtaskCounts
+    labels: list[LabelRef] = Field(description="By name")
 
 
 class BulkUpdateData(RequestModel):
@@ -122,6 +152,12 @@ class BulkUpdateData(RequestModel):
     priority: Priority = left_out()
     assignee_id: EntityId | None = left_out()
     due_date: DueDate | None = left_out()
+    add_label_ids: Annotated[
+        LabelIds, Field(description="Labels every task then carries (of every task's project)")
+    ] = left_out()
+    remove_label_ids: Annotated[LabelIds, Field(description="Labels no task then carries")] = (
+        left_out()
+    )
 
     @model_validator(mode="after")
     def _something_to_change(self) -> BulkUpdateData:

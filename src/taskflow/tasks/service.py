@@ -1,6 +1,7 @@
-"""Task use cases: create, read, list, change, delete and move one task (bulk changes live
-in `bulk`). Every statement is built in `queries` on its one visibility query, and every
-task is answered as the one view of `views`."""
+"""Task use cases: create, read, list, change and delete one task (bulk changes live in
+`bulk`, moves in `moves`, the rules of subtasks in `subtasks`). Every statement is built
+in `queries` on its one visibility query, and every task is answered as the one view of
+`views`."""
 
 from __future__ import annotations
 
@@ -26,17 +27,18 @@ from taskflow.core.errors import NotFound, PreconditionFailed, UnprocessableEnti
 from taskflow.core.etag import CHANGED_MEANWHILE, check_if_match
 from taskflow.core.pagination import Cursor, KeysetPage, decode_cursor
 from taskflow.identity.principal import Principal
+from taskflow.labels import service as labels_service
 from taskflow.projects import service as projects_service
 from taskflow.projects.policy import (
     ProjectRole,
-    ensure_can_write_tasks,
     ensure_role_can_write_tasks,
 )
-from taskflow.tasks import queries
+from taskflow.tasks import queries, subtasks
 from taskflow.tasks.filters import TASK_SORT_COLUMNS
 from taskflow.tasks.filters import TaskFilters as TaskFilters  # the router builds them
+from taskflow.tasks.labelled import with_labels
 from taskflow.tasks.queries import PROJECT_ID, READ_VERSION, TASK_ID
-from taskflow.tasks.views import PersonRef, TaskView, columns_after, task_view
+from taskflow.tasks.views import TaskView, columns_after, task_view
 
 
 class TaskNotFound(NotFound):
@@ -102,7 +104,8 @@ async def read_task(*, session: AsyncSession, principal: Principal, task_id: int
     """The task as the caller sees it; 404 when the caller cannot see it."""
     statement = queries.visible_task_view(admin=principal.is_admin)
     connection = await session.connection()
-    return task_view(await _visible_row(connection, principal, task_id, statement))
+    task = task_view(await _visible_row(connection, principal, task_id, statement))
+    return (await with_labels(connection, [task]))[0]
 
 
 async def project_of_task(*, session: AsyncSession, task_id: int) -> int | None:
@@ -125,8 +128,10 @@ async def read_task_to_write(
         connection = await session.connection()
     statement = queries.visible_task_to_write(admin=principal.is_admin)
     row = await _visible_row(connection, principal, task_id, statement)
+    task = task_view(row)
+    task["labels"] = labels_service.decode_labels(row.label_codes)  # type: ignore[typeddict-item]
     return TaskAccess(
-        task=task_view(row),
+        task=task,
         columns=row,
         role=ProjectRole(row.role),
         project_archived=row.project_archived,
@@ -176,9 +181,8 @@ async def list_tasks(
         del rows[page.limit :]
         last = rows[-1]
         next_cursor = Cursor(sort=sort, value=getattr(last, sort_key), last_id=last.id)
-    return TaskPage(
-        tasks=[task_view(row) for row in rows], total=total or 0, next_cursor=next_cursor
-    )
+    tasks = await with_labels(connection, [task_view(row) for row in rows])
+    return TaskPage(tasks=tasks, total=total or 0, next_cursor=next_cursor)
 
 
 def _assignee_refused() -> UnprocessableEntity:
@@ -201,6 +205,7 @@ async def assignee_names(
 
 # The columns a change may set, besides the version and updated_at that every change sets.
 _CHANGEABLE = ("title", "description", "priority", "due_date", "assignee_id")
+_STRUCTURAL = frozenset({"parent_id", "label_ids"})
 
 
 async def update_task(
@@ -221,12 +226,15 @@ async def update_task(
     version exactly one wins. The change's activity event, from the task's view before and
     after it, is written by the same statement or in the same transaction.
     """
-    access = await read_task_to_write(session=session, principal=principal, task_id=task_id)
-    try:
-        return await _apply_change(session, principal, access, changes, if_match)
-    except TaskChangedMeanwhile:
-        await begin_transaction(session)  # the lock lasts until the request commits
-        await lock_rows(session, queries.LOCK_TASK[RowLock.NO_KEY_UPDATE], {TASK_ID: task_id})
+    # A new parent or new labels: several statements, so under the lock from the start.
+    if not _STRUCTURAL & changes.keys():
+        access = await read_task_to_write(session=session, principal=principal, task_id=task_id)
+        try:
+            return await _apply_change(session, principal, access, changes, if_match)
+        except TaskChangedMeanwhile:
+            pass
+    await begin_transaction(session)  # the lock lasts until the request commits
+    await lock_rows(session, queries.LOCK_TASK[RowLock.NO_KEY_UPDATE], {TASK_ID: task_id})
     access = await read_task_to_write(session=session, principal=principal, task_id=task_id)
     return await _apply_change(session, principal, access, changes, if_match)
 
@@ -253,10 +261,30 @@ async def _apply_change(
         shown = {"assignee_email": email, "assignee_full_name": full_name}
     if "is_completed" in changes:
         values.update(_completion(task, completed=changes["is_completed"]))
+    project_id = task["project"]["id"]
+    if changes.get("parent_id") is not None:
+        await subtasks.lock_tree(session, project_id, changes["parent_id"])
+        await subtasks.check_parent(
+            connection, project_id=project_id, parent_id=changes["parent_id"], task_id=task["id"]
+        )
+    if "parent_id" in changes:
+        values["parent_id"] = changes["parent_id"]
+    labels: Any = None
+    if "label_ids" in changes:
+        labels = await labels_service.labels_in_project(
+            connection, project_id=project_id, label_ids=changes["label_ids"]
+        )
+    values["updated_at"] = clock.now()
     values["updated_at"] = clock.now()
     after = _view_after(access, {**values, **shown})
+    if labels is not None:
+        after["labels"] = labels
     await _write_if_unchanged(session, connection, principal, access, values, after)
-    touch(session, projects=[task["project"]["id"]])
+    if labels is not None:
+        await labels_service.replace_task_labels(
+            connection, task_id=task["id"], label_ids=changes["label_ids"]
+        )
+    touch(session, projects=[project_id])
     return after
 
 
@@ -300,10 +328,13 @@ async def _write_if_unchanged(
 
 
 def _view_after(access: TaskAccess, changed: Mapping[str, Any]) -> TaskView:
-    """The view of the task after a write of `changed` (columns by name) on what it read."""
-    return task_view(
+    """The view of the task after a write of `changed` (columns by name) on what it read,
+    with the labels it read."""
+    view = task_view(
         columns_after(access.columns, {**changed, "version": access.task["version"] + 1})
     )
+    view["labels"] = access.task["labels"]
+    return view
 
 
 async def delete_task(
@@ -327,41 +358,3 @@ async def delete_task(
         task_id=access.task["id"],
         changes={"title": [access.task["title"], None]},
     )
-
-
-async def move_task(
-    *, session: AsyncSession, principal: Principal, access: TaskAccess, project_id: int
-) -> TaskView:
-    """Move the task `access` read (locked) to another project, where the caller must be an
-    editor too; an assignee who is not the owner or a member of that project is cleared.
-    Returns the task's view."""
-    access.ensure_may_write()
-    task = access.task
-    if project_id == task["project"]["id"]:
-        return task
-    # Locked until the move commits: not deleted, nor its members changed, meanwhile.
-    target = await projects_service.get_access(
-        session=session, principal=principal, project_id=project_id, lock=RowLock.SHARE
-    )
-    ensure_can_write_tasks(target)
-    values: dict[str, Any] = {"project_id": project_id, "updated_at": clock.now()}
-    connection = await session.connection()
-    if not await _assignee_stays(connection, task["assignee"], project_id):
-        values["assignee_id"] = None
-    moved = _view_after(access, {**values, "project_name": target.project.name})
-    await _write_if_unchanged(session, connection, principal, access, values, moved)
-    touch(session, projects=[task["project"]["id"], project_id])
-    return moved
-
-
-async def _assignee_stays(
-    connection: AsyncConnection, assignee: PersonRef | None, project_id: int
-) -> bool:
-    """Whether a moved task keeps its assignee in the project it moves to: when there is
-    none, or the assignee owns the project or is one of its members. Being active is not
-    asked: a move keeps an assignment rather than making one, as deactivating a user keeps
-    its assignments (see projects.queries.assignable for a new one)."""
-    if assignee is None:
-        return True
-    parameters = {PROJECT_ID: project_id, "assignee_id": assignee["id"]}
-    return bool(await connection.scalar(queries.ASSIGNEE_BELONGS, parameters))

@@ -24,6 +24,19 @@ class PersonRef(TypedDict):
     full_name: str
 
 
+class LabelRef(TypedDict):
+    """A label a task carries, as LabelRef shows it."""
+
+    id: int
+    name: str
+    color: str
+
+
+class SubtaskCounts(TypedDict):
+    total: int
+    done: int
+
+
 class TaskView(TypedDict):
     """The data of TaskRead, plus the version its ETag names."""
 
@@ -41,6 +54,10 @@ class TaskView(TypedDict):
     assignee: PersonRef | None
     created_by: PersonRef
     comment_count: int
+    parent_id: int | None
+    subtask_counts: SubtaskCounts
+    # Filled by one extra query for all the tasks of an answer (tasks.labelled).
+    labels: list[LabelRef]
 
 
 _WIDTH = len(VIEW_COLUMN_NAMES)
@@ -73,6 +90,9 @@ def task_view(columns: Sequence[Any]) -> TaskView:
         creator_email,
         creator_full_name,
         comment_count,
+        parent_id,
+        subtask_total,
+        subtask_done,
     ) = columns[:_WIDTH]
     return {
         "id": task_id,
@@ -91,6 +111,9 @@ def task_view(columns: Sequence[Any]) -> TaskView:
         else {"id": assignee_id, "email": assignee_email, "full_name": assignee_full_name},
         "created_by": {"id": created_by_id, "email": creator_email, "full_name": creator_full_name},
         "comment_count": comment_count,
+        "parent_id": parent_id,
+        "subtask_counts": {"total": subtask_total or 0, "done": subtask_done or 0},
+        "labels": [],
     }
 
 

@@ -1,0 +1,1 @@
+"""Labels: named colours of a project that its tasks carry."""
