@@ -6,6 +6,7 @@ from taskflow.audit.models import AuditEntry
 from taskflow.core.db import Base
 from taskflow.core.idempotency import IdempotencyRecord
 from taskflow.projects.models import Project, ProjectMember
+from taskflow.statuses.models import Status
 from taskflow.tasks.models import Task
 from taskflow.users.models import OneTimeToken, RefreshToken, User
 
@@ -19,6 +20,7 @@ __all__ = [
     "Project",
     "ProjectMember",
     "RefreshToken",
+    "Status",
     "Task",
     "User",
 ]
