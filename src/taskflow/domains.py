@@ -22,6 +22,8 @@ from taskflow.core.cache_contract import CacheContract, DomainCache
 from taskflow.core.deps import DomainRouter
 from taskflow.projects.cache import CACHE as PROJECTS_CACHE
 from taskflow.projects.router import router as projects_router
+from taskflow.statuses.cache import CACHE as STATUSES_CACHE
+from taskflow.statuses.router import router as statuses_router
 from taskflow.tasks.cache import CACHE as TASKS_CACHE
 from taskflow.tasks.router import router as tasks_router
 from taskflow.users.cache import CACHE as USERS_CACHE
@@ -42,6 +44,7 @@ class Domain:
 DOMAINS: tuple[Domain, ...] = (
     Domain("tasks", (tasks_router,), TASKS_CACHE),
     Domain("projects", (projects_router,), PROJECTS_CACHE),
+    Domain("statuses", (statuses_router,), STATUSES_CACHE),
     Domain("users", (users_router,), USERS_CACHE),
     Domain("auth", (auth_router,), AUTH_CACHE),
     Domain("api_keys", (api_keys_router,), API_KEYS_CACHE),

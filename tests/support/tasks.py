@@ -30,6 +30,8 @@ TASK_FIELDS = {
     "created_by",
     "created_at",
     "updated_at",
+    "status",
+    "position",
 }
 
 

@@ -7,7 +7,6 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from taskflow.core.db import Base, BigIntId
 
-
 # A task's rank key: compared byte by byte on both databases (PostgreSQL's default collation
 # would compare letters case-insensitively first).
 RANK_KEY = String(255).with_variant(String(255, collation="C"), "postgresql")
@@ -43,6 +42,4 @@ class Status(Base):
 
 
 # Names are unique per project case-insensitively: an expression index works on both databases.
-Index(
-    "uq_statuses_project_id_lower_name", Status.project_id, func.lower(Status.name), unique=True
-)
+Index("uq_statuses_project_id_lower_name", Status.project_id, func.lower(Status.name), unique=True)

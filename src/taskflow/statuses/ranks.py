@@ -21,6 +21,6 @@ def between(before: str | None, after: str | None) -> str:
         raise NoRoomBetween(str(error)) from error
 
 
-def spread(count: int) -> list[str]:
-    """`count` increasing keys, evenly spaced: for a status whose keys are renumbered."""
-    return [str(key) for key in generate_n_keys_between(None, None, count)]
+def after_all(last: str | None, count: int) -> list[str]:
+    """`count` increasing keys after `last` (None: from the start)."""
+    return [str(key) for key in generate_n_keys_between(last, None, count)]

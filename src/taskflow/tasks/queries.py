@@ -17,6 +17,7 @@ from taskflow.projects import service as projects_service
 from taskflow.projects.models import Project
 from taskflow.projects.policy import ProjectRole, may_write_tasks
 from taskflow.projects.queries import assignable, participates
+from taskflow.statuses.models import Status
 from taskflow.tasks.filters import TASK_SORT_COLUMNS, filter_conditions
 from taskflow.tasks.models import Task
 from taskflow.users.models import User
@@ -73,6 +74,10 @@ VIEW_COLUMNS = (
     Task.created_by_id,
     _CREATOR.email.label("creator_email"),
     _CREATOR.full_name.label("creator_full_name"),
+    Task.status_id,
+    Status.name.label("status_name"),
+    Status.category.label("status_category"),
+    Task.position,
 )
 VIEW_COLUMN_NAMES = tuple(column.key for column in VIEW_COLUMNS)
 
@@ -84,6 +89,7 @@ def _with_view_columns(query: Select[*tuple[Any, ...]]) -> Select[*tuple[Any, ..
         .join(Project, Project.id == Task.project_id)
         .join(_CREATOR, _CREATOR.id == Task.created_by_id)
         .outerjoin(_ASSIGNEE, _ASSIGNEE.id == Task.assignee_id)
+        .join(Status, Status.id == Task.status_id)
     )
 
 

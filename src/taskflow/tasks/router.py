@@ -75,6 +75,7 @@ async def create_task(
         priority=body.priority,
         due_date=body.due_date,
         assignee_id=body.assignee_id,
+        status_id=body.status_id,
     )
     response.headers["Location"] = created_location(request, task["id"])
     result = _read(response, task)
@@ -194,12 +195,18 @@ async def delete_task(
     "/{task_id:int}/move",
     response_model=TaskRead,
     responses={200: {"headers": ETAG_HEADER_DOC}, **error_responses(401, 403, 404, 409, 422)},
-    summary="Move a task to another project (editor on both)",
+    summary="Move a task on its board (status, before or after a task) or to another project",
 )
 async def move_task(
     body: TaskMove, principal: Writer, access: LockedTask, session: SessionDep, response: Response
 ) -> TaskRead:
     task = await service.move_task(
-        session=session, principal=principal, access=access, project_id=body.project_id
+        session=session,
+        principal=principal,
+        access=access,
+        project_id=body.project_id,
+        status_id=body.status_id,
+        before_id=body.before_id,
+        after_id=body.after_id,
     )
     return _read(response, task)

@@ -23,6 +23,7 @@ from taskflow.core.types import (
     left_out,
 )
 from taskflow.projects.schemas import ProjectSummary
+from taskflow.statuses.schemas import StatusSummary
 from taskflow.tasks.models import DEFAULT_PRIORITY, MAX_PRIORITY, MIN_PRIORITY
 from taskflow.users.schemas import UserSummary
 
@@ -84,6 +85,9 @@ class TaskCreate(RequestModel):
     assignee_id: EntityId | None = Field(
         default=None, description="The owner or a member of the project"
     )
+    status_id: EntityId | None = Field(
+        default=None, description="A status of the project; left out: its first not done"
+    )
 
 
 class TaskUpdate(RequestModel):
@@ -95,6 +99,8 @@ class TaskUpdate(RequestModel):
     due_date: DueDate | None = left_out()
     assignee_id: EntityId | None = left_out()
     is_completed: Flag = left_out()
+    # A status of the task's project: the task goes to its end.
+    status_id: EntityId = left_out()
 
 
 class TaskRead(BaseModel):
@@ -112,6 +118,8 @@ class TaskRead(BaseModel):
     created_by: UserSummary
     created_at: datetime
     updated_at: datetime
+    status: StatusSummary
+    position: str = Field(description="Opaque rank key: the tasks of a status sort by it")
 
 
 class BulkUpdateData(RequestModel):
@@ -139,4 +147,24 @@ class BulkUpdateResult(BaseModel):
 
 
 class TaskMove(RequestModel):
-    project_id: EntityId
+    """Where the task goes: another project, a status (of the target project), and right
+    before or after a task of that status; with neither, the end of the status."""
+
+    project_id: EntityId | None = Field(
+        default=None, description="Another project (editor on both); left out: the task's own"
+    )
+    status_id: EntityId | None = Field(
+        default=None,
+        description="Left out: the task's status, or in another project its first status of"
+        " the same category (else its first not done)",
+    )
+    before_id: EntityId | None = Field(default=None, description="Right before this task")
+    after_id: EntityId | None = Field(default=None, description="Right after this task")
+
+    @model_validator(mode="after")
+    def _somewhere(self) -> TaskMove:
+        if not self.model_fields_set:
+            raise ValueError("name project_id, status_id, before_id or after_id")
+        if self.before_id is not None and self.after_id is not None:
+            raise ValueError("give before_id or after_id, not both")
+        return self

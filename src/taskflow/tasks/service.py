@@ -26,7 +26,7 @@ from taskflow.projects.policy import (
     ensure_can_write_tasks,
     ensure_role_can_write_tasks,
 )
-from taskflow.tasks import queries
+from taskflow.tasks import ordering, queries
 from taskflow.tasks.filters import TASK_SORT_COLUMNS
 from taskflow.tasks.filters import TaskFilters as TaskFilters  # the router builds them
 from taskflow.tasks.queries import PROJECT_ID, READ_VERSION, TASK_ID
@@ -198,8 +198,10 @@ async def create_task(
     priority: int,
     due_date: datetime | None,
     assignee_id: int | None,
+    status_id: int | None = None,
 ) -> TaskView:
-    """Create the task and return its view.
+    """Create the task and return its view: at the end of `status_id`, or of the project's
+    first status that is not done.
 
     One statement: an INSERT that checks the caller's access (and the assignee) itself,
     with every value set here, so the answer needs no read back and no ORM unit of work (a
@@ -208,12 +210,15 @@ async def create_task(
     """
     connection = await statement_connection(session)
     now = clock.now()
+    place = await _place_new(connection, principal, project_id, status_id)
     values: dict[str, Any] = {
         "title": title,
         "description": description,
         "priority": priority,
-        "is_completed": False,
-        "completed_at": None,
+        "is_completed": place.done,
+        "completed_at": now if place.done else None,
+        "status_id": place.status_id,
+        "position": place.position,
         "due_date": due_date,
         "assignee_id": assignee_id,
         "created_by_id": principal.user.id,
@@ -238,9 +243,24 @@ async def create_task(
     assignee_email, assignee_full_name = assignee_names or (None, None)
     user = principal.user
     # The view's columns in the order of queries.VIEW_COLUMNS, as a read back would give.
-    task = (task_id, title, description, priority, False, None, due_date, now, now, 1)
+    completed_at = values["completed_at"]
+    task = (task_id, title, description, priority, place.done, completed_at, due_date, now, now, 1)
     people = (assignee_id, assignee_email, assignee_full_name, user.id, user.email, user.full_name)
-    return task_view((*task, project_id, project_name, *people))
+    status = (place.status_id, place.status_name, place.status_category, place.position)
+    return task_view((*task, project_id, project_name, *people, *status))
+
+
+async def _place_new(
+    connection: AsyncConnection, principal: Principal, project_id: int, status_id: int | None
+) -> ordering.Placement:
+    """Where a new task goes; when the project has no such status, why it cannot be created
+    (404, 403, 409 for the project, else 422 for the status)."""
+    kind = ordering.NOT_DONE if status_id is None else ordering.GIVEN
+    place = await ordering.at_end(connection, project_id=project_id, kind=kind, status_id=status_id)
+    if place is None:
+        await _refuse_create(connection, principal, project_id, None)
+        raise ordering.status_refused("body", "status_id")
+    return place
 
 
 async def _refuse_create(
@@ -306,21 +326,38 @@ async def _apply_change(
             connection, task["project"]["id"], values["assignee_id"]
         )
         shown = {"assignee_email": email, "assignee_full_name": full_name}
-    if "is_completed" in changes:
-        values.update(_completion(task, completed=changes["is_completed"]))
+    place = await _new_place(connection, task, changes)
+    if place is not None:
+        values |= {"status_id": place.status_id, "position": place.position}
+        values |= ordering.completion(place, was_completed=task["is_completed"])
+        shown |= place.columns()
     values["updated_at"] = clock.now()
     await _write_if_unchanged(connection, access, values)
     touch(session, projects=[task["project"]["id"]])
     return _view_after(access, {**values, **shown})
 
 
-def _completion(task: TaskView, *, completed: bool) -> dict[str, Any]:
-    """Completing stamps completed_at (kept if it was already complete); reopening clears it."""
-    if completed and not task["is_completed"]:
-        return {"is_completed": True, "completed_at": clock.now()}
-    if completed:
-        return {"is_completed": True}
-    return {"is_completed": False, "completed_at": None}
+async def _new_place(
+    connection: AsyncConnection, task: TaskView, changes: Mapping[str, Any]
+) -> ordering.Placement | None:
+    """Where a change sends the task: the end of the status `status_id` names (422 unless
+    one of its project), or, when `is_completed` changes, the end of the first done (or
+    first todo) status; None when it stays where it is."""
+    project_id, status = task["project"]["id"], task["status"]
+    if changes.get("status_id") is not None:
+        if changes["status_id"] == status["id"]:
+            return None
+        place = await ordering.at_end(
+            connection, project_id=project_id, kind=ordering.GIVEN, status_id=changes["status_id"]
+        )
+        if place is None:
+            raise ordering.status_refused("body", "status_id")
+        return place
+    completed = changes.get("is_completed")
+    if completed is None or completed == (status["category"] == "done"):
+        return None
+    kind = ordering.DONE if completed else ordering.TODO
+    return await ordering.at_end(connection, project_id=project_id, kind=kind)
 
 
 async def _write_if_unchanged(
@@ -356,27 +393,71 @@ async def delete_task(*, session: AsyncSession, access: TaskAccess, if_match: st
 
 
 async def move_task(
-    *, session: AsyncSession, principal: Principal, access: TaskAccess, project_id: int
+    *,
+    session: AsyncSession,
+    principal: Principal,
+    access: TaskAccess,
+    project_id: int | None = None,
+    status_id: int | None = None,
+    before_id: int | None = None,
+    after_id: int | None = None,
 ) -> TaskView:
-    """Move the task `access` read (locked) to another project, where the caller must be an
-    editor too; an assignee who is not the owner or a member of that project is cleared.
-    Returns the task's view."""
+    """Move the task `access` read (locked): to another project, where the caller must be
+    an editor too (an assignee who is not the owner or a member there is cleared), to a
+    status of its (new) project, and right before or after a task of that status (else to
+    its end). Its completion follows the status. Returns the task's view."""
     access.ensure_may_write()
     task = access.task
-    if project_id == task["project"]["id"]:
+    source_id = task["project"]["id"]
+    target_id = source_id if project_id is None else project_id
+    if target_id == source_id and status_id is None and before_id is after_id is None:
         return task
-    # Locked until the move commits: not deleted, nor its members changed, meanwhile.
-    target = await projects_service.get_access(
-        session=session, principal=principal, project_id=project_id, lock=RowLock.SHARE
-    )
-    ensure_can_write_tasks(target)
-    values: dict[str, Any] = {"project_id": project_id, "updated_at": clock.now()}
+    values: dict[str, Any] = {"updated_at": clock.now()}
+    shown: dict[str, Any] = {}
     connection = await session.connection()
-    if not await _assignee_stays(connection, task["assignee"], project_id):
-        values["assignee_id"] = None
+    if target_id != source_id:
+        # Locked until the move commits: not deleted, nor its members changed, meanwhile.
+        target = await projects_service.get_access(
+            session=session, principal=principal, project_id=target_id, lock=RowLock.SHARE
+        )
+        ensure_can_write_tasks(target)
+        values["project_id"] = target_id
+        shown["project_name"] = target.project.name
+        if not await _assignee_stays(connection, task["assignee"], target_id):
+            values["assignee_id"] = None
+    status = await _status_to_move_to(connection, task, target_id, status_id)
+    place = await ordering.next_to(
+        connection, status=status, moving_id=task["id"], before_id=before_id, after_id=after_id
+    )
+    values |= {"status_id": place.status_id, "position": place.position}
+    values |= ordering.completion(place, was_completed=task["is_completed"])
     await _write_if_unchanged(connection, access, values)
-    touch(session, projects=[task["project"]["id"], project_id])
-    return _view_after(access, {**values, "project_name": target.project.name})
+    touch(session, projects=sorted({source_id, target_id}))
+    return _view_after(access, {**values, **shown, **place.columns()})
+
+
+async def _status_to_move_to(
+    connection: AsyncConnection, task: TaskView, project_id: int, status_id: int | None
+) -> ordering.Placement:
+    """The end of the status a move sends the task to: `status_id` (422 unless a status of
+    the project); else its own; else, in another project, the first of the same category,
+    or the first not done."""
+    if status_id is None and project_id == task["project"]["id"]:
+        status_id = task["status"]["id"]
+    if status_id is not None:
+        place = await ordering.at_end(
+            connection, project_id=project_id, kind=ordering.GIVEN, status_id=status_id
+        )
+        if place is None:
+            raise ordering.status_refused("body", "status_id")
+        return place
+    category = task["status"]["category"]
+    same = await ordering.at_end(connection, project_id=project_id, kind=category)
+    if same is not None:
+        return same
+    first = await ordering.at_end(connection, project_id=project_id, kind=ordering.NOT_DONE)
+    assert first is not None, "every project keeps a status that is not done"  # noqa: S101
+    return first
 
 
 async def _assignee_stays(

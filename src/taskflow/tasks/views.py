@@ -24,6 +24,14 @@ class PersonRef(TypedDict):
     full_name: str
 
 
+class StatusRef(TypedDict):
+    """The status a task is in, as StatusSummary shows it."""
+
+    id: int
+    name: str
+    category: str
+
+
 class TaskView(TypedDict):
     """The data of TaskRead, plus the version its ETag names."""
 
@@ -40,6 +48,8 @@ class TaskView(TypedDict):
     project: ProjectRef
     assignee: PersonRef | None
     created_by: PersonRef
+    status: StatusRef
+    position: str
 
 
 _WIDTH = len(VIEW_COLUMN_NAMES)
@@ -71,6 +81,10 @@ def task_view(columns: Sequence[Any]) -> TaskView:
         created_by_id,
         creator_email,
         creator_full_name,
+        status_id,
+        status_name,
+        status_category,
+        position,
     ) = columns[:_WIDTH]
     return {
         "id": task_id,
@@ -88,6 +102,8 @@ def task_view(columns: Sequence[Any]) -> TaskView:
         if assignee_id is None
         else {"id": assignee_id, "email": assignee_email, "full_name": assignee_full_name},
         "created_by": {"id": created_by_id, "email": creator_email, "full_name": creator_full_name},
+        "status": {"id": status_id, "name": status_name, "category": status_category},
+        "position": position,
     }
 
 
