@@ -25,6 +25,7 @@ from taskflow.projects.router import router as projects_router
 from taskflow.statuses.cache import CACHE as STATUSES_CACHE
 from taskflow.statuses.router import router as statuses_router
 from taskflow.tasks.cache import CACHE as TASKS_CACHE
+from taskflow.tasks.router import board_router
 from taskflow.tasks.router import router as tasks_router
 from taskflow.users.cache import CACHE as USERS_CACHE
 from taskflow.users.router import router as users_router
@@ -42,7 +43,7 @@ class Domain:
 # router with a prefix is only tried for paths under it (DomainRouter.served_under); one
 # without (audit) is tried for every path that reaches it.
 DOMAINS: tuple[Domain, ...] = (
-    Domain("tasks", (tasks_router,), TASKS_CACHE),
+    Domain("tasks", (tasks_router, board_router), TASKS_CACHE),
     Domain("projects", (projects_router,), PROJECTS_CACHE),
     Domain("statuses", (statuses_router,), STATUSES_CACHE),
     Domain("users", (users_router,), USERS_CACHE),

@@ -7,7 +7,7 @@ import functools
 from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Select, bindparam, case, select, update
+from sqlalchemy import Select, bindparam, case, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from taskflow.core import clock
@@ -19,6 +19,8 @@ from taskflow.projects import service as projects_service
 from taskflow.projects.models import Project
 from taskflow.projects.policy import ProjectArchived, ProjectRole, may_write_tasks
 from taskflow.projects.queries import assignable
+from taskflow.statuses import ranks
+from taskflow.statuses.models import Status, StatusCategory
 from taskflow.tasks.models import Task
 from taskflow.tasks.queries import visible_tasks
 
@@ -38,8 +40,9 @@ def _visible_tasks_to_change(*, admin: bool) -> Select[*tuple[Any, ...]]:
     """(id, role, project_id, is_archived) of the visible tasks among `ids`."""
     return (
         visible_tasks(admin=admin)
-        .add_columns(Task.project_id, Project.is_archived)
+        .add_columns(Task.project_id, Project.is_archived, Task.status_id, Status.category)
         .join(Project, Project.id == Task.project_id)
+        .join(Status, Status.id == Task.status_id)
         .where(Task.id.in_(_IDS))
     )
 
@@ -48,6 +51,26 @@ def _visible_tasks_to_change(*, admin: bool) -> Select[*tuple[Any, ...]]:
 _PROJECTS_ASSIGNABLE = select(Project.id).where(
     Project.id.in_(bindparam("project_ids", expanding=True)),
     assignable(Project.id, bindparam("assignee_id", type_=BigIntId)),
+)
+
+
+_STATUS = select(Status.project_id, Status.category).where(
+    Status.id == bindparam("status_id", type_=BigIntId)
+)
+_STATUSES_OF = (
+    select(Status.id, Status.project_id, Status.category, Status.position)
+    .where(Status.project_id.in_(bindparam("project_ids", expanding=True)))
+    .order_by(Status.project_id, Status.position, Status.id)
+)
+_LAST_KEYS = (
+    select(Task.status_id, func.max(Task.position))
+    .where(Task.status_id.in_(bindparam("status_ids", expanding=True)))
+    .group_by(Task.status_id)
+)
+_SET_PLACE = (
+    update(Task)
+    .where(Task.id == bindparam("b_id", type_=BigIntId))
+    .values(status_id=bindparam("b_status_id", type_=BigIntId), position=bindparam("b_position"))
 )
 
 
@@ -92,8 +115,12 @@ async def bulk_update(
                 session, assignee_id, {row.id: row.project_id for row in rows}
             )
         values["assignee_id"] = assignee_id
-    if "is_completed" in changes:
+    if changes.get("status_id") is not None:
+        completed = await _to_status(session, changes["status_id"], rows)
+    elif "is_completed" in changes:
         completed = changes["is_completed"]
+        await _to_first_status(session, rows, done=completed)
+    if "is_completed" in changes or changes.get("status_id") is not None:
         values["is_completed"] = completed
         values["completed_at"] = (
             case((Task.is_completed.is_(True), Task.completed_at), else_=clock.now())
@@ -108,6 +135,61 @@ async def bulk_update(
     )
     touch(session, projects={row.project_id for row in rows})
     return len(ids)
+
+
+async def _to_status(session: AsyncSession, status_id: int, rows: Sequence[Any]) -> bool:
+    """Send the tasks to the end of the status (422 unless a status of the project of every
+    one of them); returns whether it is done."""
+    status = (await session.execute(_STATUS, {"status_id": status_id})).first()
+    if status is None or any(row.project_id != status.project_id for row in rows):
+        raise UnprocessableEntity(
+            "The status must be a status of the project of every task",
+            loc=("body", "update_data", "status_id"),
+        )
+    await _place_at_end(session, {row.id: status_id for row in rows if row.status_id != status_id})
+    return bool(status.category == StatusCategory.DONE)
+
+
+async def _to_first_status(session: AsyncSession, rows: Sequence[Any], *, done: bool) -> None:
+    """Send the tasks whose completion changes to the end of their project's first done
+    status (completing) or first todo status (reopening; else first not done)."""
+    moving = [row for row in rows if (row.category == StatusCategory.DONE) != done]
+    if not moving:
+        return
+    project_ids = sorted({row.project_id for row in moving})
+    statuses = (await session.execute(_STATUSES_OF, {"project_ids": project_ids})).all()
+    first: dict[int, int] = {}
+    for project_id in project_ids:
+        fitting = [
+            status
+            for status in statuses  # in board order
+            if status.project_id == project_id and (status.category == StatusCategory.DONE) == done
+        ]
+        if not done:  # a todo status first, then the others not done (a stable sort)
+            fitting.sort(key=lambda status: status.category != StatusCategory.TODO)
+        first[project_id] = fitting[0].id
+    await _place_at_end(session, {row.id: first[row.project_id] for row in moving})
+
+
+async def _place_at_end(session: AsyncSession, target_of: Mapping[int, int]) -> None:
+    """Move each task to the end of its target status, in id order: one read of the
+    statuses' last keys, one statement for every task."""
+    if not target_of:
+        return
+    targets = sorted(set(target_of.values()))
+    last = dict((await session.execute(_LAST_KEYS, {"status_ids": targets})).tuples().all())
+    keys: dict[int, list[str]] = {
+        status_id: ranks.after_all(
+            last.get(status_id), sum(1 for t in target_of.values() if t == status_id)
+        )
+        for status_id in targets
+    }
+    placed = [
+        {"b_id": task_id, "b_status_id": status_id, "b_position": keys[status_id].pop(0)}
+        for task_id, status_id in sorted(target_of.items())
+    ]
+    connection = await session.connection()
+    await connection.execute(_SET_PLACE, placed)
 
 
 async def _ensure_assignable_everywhere(

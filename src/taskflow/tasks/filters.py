@@ -6,17 +6,23 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, or_
+from sqlalchemy import String, bindparam, cast, or_, select
 
 from taskflow.core.db import BigIntId
+from taskflow.statuses.models import Status
 from taskflow.tasks.models import Task
 
-TASK_SORT_COLUMNS = {
+# Board order as one sortable text: the status's place (fixed width) then the task's rank
+# key. On PostgreSQL it compares byte by byte: the rank key's "C" collation carries over.
+BOARD_KEY = (cast(Status.position + 10_000, String) + Task.position).label("board_key")
+
+TASK_SORT_COLUMNS: dict[str, Any] = {
     "created_at": Task.created_at,
     "updated_at": Task.updated_at,
     "due_date": Task.due_date,
     "priority": Task.priority,
     "title": Task.title,
+    "position": BOARD_KEY,
 }
 
 
@@ -32,6 +38,8 @@ class TaskFilters:
     search: str | None = None
     due_before: datetime | None = None
     due_after: datetime | None = None
+    status_id: int | None = None
+    status_category: str | None = None
 
     def shape(self) -> tuple[Any, ...]:
         """Which filters are set (not their values): what the list's SQL depends on."""
@@ -44,6 +52,8 @@ class TaskFilters:
             bool(self.search),
             self.due_before is not None,
             self.due_after is not None,
+            self.status_id is not None,
+            self.status_category is not None,
         )
 
     def parameters(self, now: datetime) -> dict[str, Any]:
@@ -54,6 +64,8 @@ class TaskFilters:
             "f_priority_min": self.priority_min,
             "f_due_before": self.due_before,
             "f_due_after": self.due_after,
+            "f_status_id": self.status_id,
+            "f_status_category": self.status_category,
         }
         if self.status in ("overdue", "pending"):
             values["f_now"] = now
@@ -76,7 +88,8 @@ def _like_escaped(text: str) -> str:
 
 def filter_conditions(shape: tuple[Any, ...]) -> list[Any]:
     """The WHERE of a TaskFilters of this shape, with its values as bound parameters."""
-    (project, status, assignees, priority, priority_min, search, due_before, due_after) = shape
+    (project, status, assignees, priority, priority_min, search, due_before, due_after) = shape[:8]
+    status_id, status_category = shape[8:]
     due = Task.due_date.type
 
     conditions: list[Any] = []
@@ -111,4 +124,12 @@ def filter_conditions(shape: tuple[Any, ...]) -> list[Any]:
         conditions.append(Task.due_date < bindparam("f_due_before", type_=due))
     if due_after:
         conditions.append(Task.due_date > bindparam("f_due_after", type_=due))
+    if status_id:
+        conditions.append(Task.status_id == bindparam("f_status_id", type_=BigIntId))
+    if status_category:
+        # The status's category, read from the status the task is in.
+        in_category = select(Status.id).where(
+            Status.category == bindparam("f_status_category", type_=Status.category.type)
+        )
+        conditions.append(Task.status_id.in_(in_category.scalar_subquery()))
     return conditions

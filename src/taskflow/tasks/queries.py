@@ -18,7 +18,7 @@ from taskflow.projects.models import Project
 from taskflow.projects.policy import ProjectRole, may_write_tasks
 from taskflow.projects.queries import assignable, participates
 from taskflow.statuses.models import Status
-from taskflow.tasks.filters import TASK_SORT_COLUMNS, filter_conditions
+from taskflow.tasks.filters import BOARD_KEY, TASK_SORT_COLUMNS, filter_conditions
 from taskflow.tasks.models import Task
 from taskflow.users.models import User
 
@@ -82,7 +82,7 @@ VIEW_COLUMNS = (
 VIEW_COLUMN_NAMES = tuple(column.key for column in VIEW_COLUMNS)
 
 
-def _with_view_columns(query: Select[*tuple[Any, ...]]) -> Select[*tuple[Any, ...]]:
+def with_view_columns(query: Select[*tuple[Any, ...]]) -> Select[*tuple[Any, ...]]:
     """`query` (FROM tasks ...) reading the view's columns, joined to what they come from."""
     return (
         query.with_only_columns(*VIEW_COLUMNS)
@@ -97,7 +97,7 @@ def _with_view_columns(query: Select[*tuple[Any, ...]]) -> Select[*tuple[Any, ..
 def visible_task_view(*, admin: bool) -> Select[*tuple[Any, ...]]:
     """The view's columns of the visible task with id `TASK_ID`; no row when unseen."""
     by_id = visible_tasks(admin=admin).where(Task.id == bindparam(TASK_ID, type_=BigIntId))
-    return _with_view_columns(by_id)
+    return with_view_columns(by_id)
 
 
 @functools.cache
@@ -138,9 +138,12 @@ def task_list_statements(
     so a page reads a few rows per project instead of sorting every visible task.
     """
     column = TASK_SORT_COLUMNS[sort.removeprefix("-")]
-    order = sort_clauses(sort, TASK_SORT_COLUMNS, Task.id)
+    order: list[Any] = sort_clauses(sort, TASK_SORT_COLUMNS, Task.id)
     conditions = filter_conditions(filters)
     matching = visible_tasks(admin=admin).where(*conditions)
+    by_board = sort.removeprefix("-") == "position"
+    if by_board:  # board order reads the status's place
+        matching = matching.join(Status, Status.id == Task.status_id)
     after = []
     if start != FROM_OFFSET:
         after.append(
@@ -161,14 +164,20 @@ def task_list_statements(
     else:
         chosen = matching.where(*after).order_by(*order).offset(skip).limit(rows).subquery("chosen")
     count = select(func.count()).select_from(matching.subquery())
+    if by_board:
+        chosen = matching.with_only_columns(Task.id, BOARD_KEY).where(*after).order_by(*order)
+        chosen = chosen.offset(skip).limit(rows).subquery("chosen")
+        order = [chosen.c.board_key, chosen.c.id]
     # The total rides along with the page (computed once, as an uncorrelated subquery):
     # one round trip for both. An empty page carries none, so it asks `count`.
     page = (
-        _with_view_columns(select(Task.id).select_from(Task))
+        with_view_columns(select(Task.id).select_from(Task))
         .add_columns(count.scalar_subquery().label("total"))
         .join(chosen, chosen.c.id == Task.id)
         .order_by(*order)
     )
+    if by_board:  # the cursor's value
+        page = page.add_columns(chosen.c.board_key)
     return page, count
 
 

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Query, status
+from fastapi import Depends, Path, Query, status
 from pydantic import TypeAdapter
 from starlette.requests import Request
 from starlette.responses import Response
@@ -18,12 +18,16 @@ from taskflow.core.pagination import (
     keyset_page_params,
     set_keyset_page_headers,
 )
+from taskflow.core.types import MAX_ID
 from taskflow.identity.dependencies import authorized
 from taskflow.identity.principal import Principal, Scope
-from taskflow.tasks import bulk, service
+from taskflow.statuses.schemas import StatusRead
+from taskflow.tasks import board, bulk, service
 from taskflow.tasks.cache import ONE_TASK, VISIBLE_TASKS
 from taskflow.tasks.dependencies import LockedTask, TaskId
 from taskflow.tasks.schemas import (
+    BoardColumn,
+    BoardRead,
     BulkUpdate,
     BulkUpdateResult,
     TaskCreate,
@@ -115,6 +119,8 @@ async def list_tasks(
         search=query.search,
         due_before=query.due_before,
         due_after=query.due_after,
+        status_id=query.status_id,
+        status_category=None if query.status_category is None else query.status_category.value,
     )
     found = await service.list_tasks(
         session=session, principal=principal, filters=filters, page=page, sort=query.sort
@@ -210,3 +216,37 @@ async def move_task(
         after_id=body.after_id,
     )
     return _read(response, task)
+
+
+# The board lies under /projects/{id}: a router of its own for that prefix.
+board_router = DomainRouter(prefix="/projects", tags=["tasks"])
+
+
+@board_router.get(
+    "/{project_id:int}/board",
+    response_model=BoardRead,
+    responses=error_responses(401, 403, 404, 422),
+    summary="The project's statuses in order, each with its first tasks and its total",
+)
+async def read_board(
+    project_id: Annotated[int, Path(ge=1, le=MAX_ID)],
+    principal: Reader,
+    session: SessionDep,
+    limit: Annotated[
+        int, Query(ge=1, le=board.MAX_BOARD_LIMIT, description="Tasks shown per status")
+    ] = board.DEFAULT_BOARD_LIMIT,
+) -> BoardRead:
+    columns = await board.read_board(
+        session=session, principal=principal, project_id=project_id, limit=limit
+    )
+    return BoardRead(
+        project_id=project_id,
+        statuses=[
+            BoardColumn(
+                **StatusRead.model_validate(column.status).model_dump(),
+                total=column.total,
+                tasks=[TaskRead.model_validate(task) for task in column.tasks],
+            )
+            for column in columns
+        ],
+    )

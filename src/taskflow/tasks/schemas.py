@@ -23,7 +23,8 @@ from taskflow.core.types import (
     left_out,
 )
 from taskflow.projects.schemas import ProjectSummary
-from taskflow.statuses.schemas import StatusSummary
+from taskflow.statuses.models import StatusCategory
+from taskflow.statuses.schemas import StatusRead, StatusSummary
 from taskflow.tasks.models import DEFAULT_PRIORITY, MAX_PRIORITY, MIN_PRIORITY
 from taskflow.users.schemas import UserSummary
 
@@ -46,6 +47,7 @@ TaskSort = Literal[
     "-priority",
     "title",
     "-title",
+    "position",
 ]
 
 
@@ -73,7 +75,12 @@ class TaskListQuery(BaseModel):
     search: SearchField = None
     due_before: Timestamp | None = Field(default=None, description="Due strictly before")
     due_after: Timestamp | None = Field(default=None, description="Due strictly after")
-    sort: TaskSort = Field(default="-created_at", description="A leading '-' sorts descending")
+    status_id: QueryId = None
+    status_category: StatusCategory | None = None
+    sort: TaskSort = Field(
+        default="-created_at",
+        description="A leading '-' sorts descending; position: board order (status, then rank)",
+    )
 
 
 class TaskCreate(RequestModel):
@@ -129,6 +136,8 @@ class BulkUpdateData(RequestModel):
     priority: Priority = left_out()
     assignee_id: EntityId | None = left_out()
     due_date: DueDate | None = left_out()
+    # A status of every task's project: the tasks go to its end; is_completed follows it.
+    status_id: EntityId = left_out()
 
     @model_validator(mode="after")
     def _something_to_change(self) -> BulkUpdateData:
@@ -168,3 +177,15 @@ class TaskMove(RequestModel):
         if self.before_id is not None and self.after_id is not None:
             raise ValueError("give before_id or after_id, not both")
         return self
+
+
+class BoardColumn(StatusRead):
+    """A status on the board: its first tasks in board order and how many it holds."""
+
+    total: int = Field(description="Tasks in the status")
+    tasks: list[TaskRead]
+
+
+class BoardRead(BaseModel):
+    project_id: int
+    statuses: list[BoardColumn]

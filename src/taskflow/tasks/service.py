@@ -159,7 +159,8 @@ async def list_tasks(
     if len(rows) > page.limit:
         del rows[page.limit :]
         last = rows[-1]
-        next_cursor = Cursor(sort=sort, value=getattr(last, sort_key), last_id=last.id)
+        value = last.board_key if sort_key == "position" else getattr(last, sort_key)
+        next_cursor = Cursor(sort=sort, value=value, last_id=last.id)
     return TaskPage(
         tasks=[task_view(row) for row in rows], total=total or 0, next_cursor=next_cursor
     )
