@@ -172,7 +172,8 @@ class DomainFactory(UserFactory):
             last = await session.scalar(
                 select(func.max(Task.position)).where(Task.status_id == status_id)
             )
-            keys = ranks.after_all(last, count)
+            given = fields.pop("position", None)
+            keys = [given] * count if given is not None else ranks.after_all(last, count)
             models = [
                 TaskBuilder.build(
                     project_id=project.id, status_id=status_id, position=key, **fields

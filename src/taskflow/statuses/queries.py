@@ -11,7 +11,7 @@ from taskflow.statuses.models import Status, StatusCategory
 from taskflow.tasks.models import Task
 
 PROJECT_ID = "project_id"
-STATUS_ID = "status_id"
+STATUS_ID = "of_status_id"  # not a column name: UPDATE tasks binds it too
 _PROJECT = bindparam(PROJECT_ID, type_=BigIntId)
 _STATUS = bindparam(STATUS_ID, type_=BigIntId)
 

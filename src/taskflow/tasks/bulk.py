@@ -177,7 +177,8 @@ async def _place_at_end(session: AsyncSession, target_of: Mapping[int, int]) -> 
     if not target_of:
         return
     targets = sorted(set(target_of.values()))
-    last = dict((await session.execute(_LAST_KEYS, {"status_ids": targets})).tuples().all())
+    rows = (await session.execute(_LAST_KEYS, {"status_ids": targets})).all()
+    last: dict[int, str] = {status_id: key for status_id, key in rows}
     keys: dict[int, list[str]] = {
         status_id: ranks.after_all(
             last.get(status_id), sum(1 for t in target_of.values() if t == status_id)

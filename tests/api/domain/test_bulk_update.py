@@ -220,4 +220,5 @@ async def test_bulk_update_of_60_tasks_takes_as_many_queries_as_of_2(
 
     assert (small.json(), large.json()) == ({"updated_count": 2}, {"updated_count": 60})
     assert len(few) == len(many), (few, many)
-    assert len(few) <= 5, few
+    # Completing moves the tasks to a done status: its choice, its last key, the new places.
+    assert len(few) <= 8, few
