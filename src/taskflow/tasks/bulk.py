@@ -178,7 +178,7 @@ async def _place_at_end(session: AsyncSession, target_of: Mapping[int, int]) -> 
         return
     targets = sorted(set(target_of.values()))
     rows = (await session.execute(_LAST_KEYS, {"status_ids": targets})).all()
-    last: dict[int, str] = {status_id: key for status_id, key in rows}
+    last: dict[int, str] = {row[0]: row[1] for row in rows}
     keys: dict[int, list[str]] = {
         status_id: ranks.after_all(
             last.get(status_id), sum(1 for t in target_of.values() if t == status_id)
