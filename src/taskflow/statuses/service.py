@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from taskflow.activity import service as activity
@@ -76,9 +77,18 @@ def _find(statuses: Sequence[Status], status_id: int) -> Status:
 
 
 def _ensure_name_free(statuses: Sequence[Status], name: str, *, but: Status | None = None) -> None:
-    folded = name.casefold()
-    if any(s.name.casefold() == folded for s in statuses if s is not but):
+    folded = name.lower()
+    if any(s.name.lower() == folded for s in statuses if s is not but):
         raise DuplicateStatusName()
+
+
+async def _flush_names(session: AsyncSession) -> None:
+    """Flush; should the database fold a name differently than Python (its unique index
+    on lower(name) decides), a clash is still 409, not a server error."""
+    try:
+        await session.flush()
+    except IntegrityError as error:
+        raise DuplicateStatusName() from error
 
 
 def _ensure_both_kinds(categories: Sequence[str]) -> None:
@@ -117,7 +127,7 @@ async def create_status(
         project_id=project_id, name=name, category=category, color=color, position=len(statuses)
     )
     session.add(status)
-    await session.flush()
+    await _flush_names(session)
     place = len(statuses) if position is None else min(position, len(statuses))
     await _renumber(session, [*statuses[:place], status, *statuses[place:]])
     await activity.record(
@@ -153,7 +163,7 @@ async def update_status(
         status.category = category
     if "color" in changes:
         status.color = changes["color"]
-    await session.flush()
+    await _flush_names(session)
     if "category" in changes and is_done(before["category"]) != is_done(status.category):
         await session.execute(
             queries.tasks_follow_category(done=is_done(status.category)),
