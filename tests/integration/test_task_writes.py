@@ -52,6 +52,7 @@ async def test_a_task_create_and_change_run_each_statement_alone(
 
     assert (created.status_code, changed.status_code) == (201, 200), changed.text
     assert statements == [
+        ("SELECT", False),  # its place: the first status not done and its last rank key
         ("INSERT", False),  # which checks the caller's access itself
         ("SELECT", False),  # the task, as the caller sees it
         ("UPDATE", False),
