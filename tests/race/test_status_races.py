@@ -129,3 +129,33 @@ async def test_concurrent_moves_into_one_gap_keep_every_task_on_the_board(
         params={"project_id": project.id, "sort": "position", "limit": 100},
     )
     assert [t["id"] for t in again.json()][4] == last.id
+
+
+async def test_creates_racing_a_status_delete_leave_no_task_behind(
+    race_server: RaceServer,
+) -> None:
+    make = race_server.make
+    owner = await make()
+    project = await make.project(owner)
+    headers = make.headers(owner)
+    statuses = await _statuses(race_server, project.id, headers)
+    todo, doing = statuses[0], statuses[1]
+    await make.task(project)
+    creates = [
+        post("/api/v1/tasks", headers, {"title": f"t{i}", "project_id": project.id})
+        for i in range(N)
+    ]
+    deleting = delete(
+        f"/api/v1/projects/{project.id}/statuses/{todo['id']}?move_to={doing['id']}", headers
+    )
+    answers = await race(race_server.url, [*creates[: N // 2], deleting, *creates[N // 2 :]])
+
+    # A create that read the status just before it went answers 409 and wrote nothing.
+    assert_statuses(answers, {201, 204, 409})
+    assert answers[N // 2].status_code == 204
+    listed = await race_server.get(
+        "/api/v1/tasks", headers, params={"project_id": project.id, "limit": 100}
+    )
+    created = {a.json()["id"] for a in answers if a.status_code == 201}
+    assert created <= {t["id"] for t in listed.json()}
+    assert {t["status"]["id"] for t in listed.json()} <= {doing["id"], statuses[2]["id"]}

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from sqlalchemy import Update, bindparam, case, func, select, update
 
-from taskflow.core.db import BigIntId
+from taskflow.core.db import BigIntId, RowLock, locked
 from taskflow.statuses.models import Status, StatusCategory
 from taskflow.tasks.models import Task
 
@@ -20,8 +20,8 @@ PROJECT_STATUSES = (
     select(Status).where(Status.project_id == _PROJECT).order_by(Status.position, Status.id)
 )
 
-# How many tasks a status holds.
-TASKS_IN_STATUS = select(func.count()).select_from(Task).where(Task.status_id == _STATUS)
+# The status row, locked against tasks being written into it (their foreign key check).
+LOCK_STATUS = locked(select(Status.id).where(Status.id == _STATUS), Status, RowLock.UPDATE)
 
 # The tasks of a status in their order (for moving them all to another status).
 TASK_IDS_IN_ORDER = (

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from taskflow.activity import service as activity
 from taskflow.core import clock
 from taskflow.core.cache import touch
-from taskflow.core.db import RowLock
+from taskflow.core.db import RowLock, lock_rows
 from taskflow.core.errors import Conflict, NotFound, UnprocessableEntity
 from taskflow.identity.principal import Principal
 from taskflow.projects import service as projects_service
@@ -207,6 +207,9 @@ async def delete_status(
             raise UnprocessableEntity(
                 "move_to must be another status of the project", loc=("query", "move_to")
             )
+    # Locked first: a task being written into it meanwhile (its foreign key check holds the
+    # row) is waited for and moved too; one written after it waits and finds it gone.
+    await lock_rows(session, queries.LOCK_STATUS, {STATUS_ID: status.id})
     task_ids = list(await session.scalars(queries.TASK_IDS_IN_ORDER, {STATUS_ID: status.id}))
     if task_ids:
         if target is None:

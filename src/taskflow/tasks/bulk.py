@@ -8,12 +8,13 @@ from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import Select, bindparam, case, func, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from taskflow.core import clock
 from taskflow.core.cache import touch
 from taskflow.core.db import BigIntId, RowLock, locked
-from taskflow.core.errors import Forbidden, NotFound, UnprocessableEntity
+from taskflow.core.errors import Conflict, Forbidden, NotFound, UnprocessableEntity
 from taskflow.identity.principal import Principal
 from taskflow.projects import service as projects_service
 from taskflow.projects.models import Project
@@ -190,7 +191,10 @@ async def _place_at_end(session: AsyncSession, target_of: Mapping[int, int]) -> 
         for task_id, status_id in sorted(target_of.items())
     ]
     connection = await session.connection()
-    await connection.execute(_SET_PLACE, placed)
+    try:
+        await connection.execute(_SET_PLACE, placed)
+    except IntegrityError as error:  # the status was deleted since it was read
+        raise Conflict("The board changed meanwhile; send the update again") from error
 
 
 async def _ensure_assignable_everywhere(

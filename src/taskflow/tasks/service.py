@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy.engine import Row
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from taskflow.core import clock
@@ -233,7 +234,10 @@ async def create_task(
         admin=principal.is_admin, with_assignee=assignee_id is not None
     )
     for _ in range(WRITE_ATTEMPTS):
-        created = (await connection.execute(statement, parameters)).first()
+        try:
+            created = (await connection.execute(statement, parameters)).first()
+        except IntegrityError as error:  # its status was deleted since it was read
+            raise Conflict("The board changed meanwhile; send the task again") from error
         if created is not None:
             break
         await _refuse_create(connection, principal, project_id, assignee_id)
@@ -369,7 +373,10 @@ async def _write_if_unchanged(
     parameters = {f"new_{name}": value for name, value in values.items()}
     parameters |= {TASK_ID: access.task["id"], READ_VERSION: access.task["version"]}
     statement = queries.update_task_if_unchanged(tuple(sorted(values)))
-    result = await connection.execute(statement, parameters)
+    try:
+        result = await connection.execute(statement, parameters)
+    except IntegrityError as error:  # the status it goes to was deleted since it was read
+        raise Conflict("The board changed meanwhile; send the change again") from error
     if result.rowcount != 1:
         raise TaskChangedMeanwhile()
 
