@@ -128,8 +128,10 @@ def filter_conditions(shape: tuple[Any, ...]) -> list[Any]:
         conditions.append(Task.status_id == bindparam("f_status_id", type_=BigIntId))
     if status_category:
         # The status's category, read from the status the task is in.
-        in_category = select(Status.id).where(
-            Status.category == bindparam("f_status_category", type_=Status.category.type)
+        in_category = (
+            select(Status.id)
+            .where(Status.category == bindparam("f_status_category", type_=Status.category.type))
+            .correlate(None)  # on its own, also where the list joins statuses (board order)
         )
         conditions.append(Task.status_id.in_(in_category.scalar_subquery()))
     return conditions

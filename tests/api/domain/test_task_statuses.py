@@ -203,6 +203,7 @@ async def test_filters_by_status_and_category(
     assert await ids(status_category="todo") == {open_task.id}
     assert await ids(status_category="done") == {finished.id}
     assert await ids(status_category="in_progress", project_id=project.id) == {busy.id}
+    assert await ids(status_category="todo", sort="position") == {open_task.id}
     # Another user's status shows nothing of it.
     theirs = await client.get(TASKS, params={"status_id": doing.id}, headers=make.headers(stranger))
     assert theirs.json() == []
