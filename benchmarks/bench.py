@@ -310,6 +310,21 @@ async def seed(dsn: str, *, users: int, tasks: int) -> Seeded:
             ],
             records=[(n, f"Project {n}", None, False, n, 1, now, now) for n in range(1, users + 1)],
         )
+        # Each project's default statuses: 3n-2 "To do", 3n-1 "In progress", 3n "Done".
+        await connection.copy_records_to_table(
+            "statuses",
+            columns=["id", "project_id", "name", "category", "position", "color"],
+            records=[
+                (3 * n - 2 + place, n, name, category, place, None)
+                for n in range(1, users + 1)
+                for place, (name, category) in enumerate(
+                    (("To do", "todo"), ("In progress", "in_progress"), ("Done", "done"))
+                )
+            ],
+        )
+        await connection.execute(
+            f"SELECT setval(pg_get_serial_sequence('statuses', 'id'), {3 * users})"
+        )
         await connection.copy_records_to_table(
             "project_members",
             columns=["project_id", "user_id", "role", "created_at"],
@@ -340,6 +355,18 @@ async def seed(dsn: str, *, users: int, tasks: int) -> Seeded:
         await connection.close()
 
 
+_BASE_62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+
+
+def _rank_key(n: int) -> str:
+    """A rank key (taskflow.statuses.ranks) that orders by n: "d" and four base-62 digits."""
+    digits = ""
+    for _ in range(4):
+        n, digit = divmod(n, 62)
+        digits = _BASE_62[digit] + digits
+    return "d" + digits
+
+
 async def add_tasks(
     connection: asyncpg.Connection, *, start: int, count: int, users: int, reader: bool = False
 ) -> None:
@@ -361,6 +388,8 @@ async def add_tasks(
         "version",
         "created_at",
         "updated_at",
+        "status_id",
+        "position",
     ]
     batch = 100_000
     for offset in range(0, count, batch):
@@ -385,6 +414,8 @@ async def add_tasks(
                     1,
                     created,
                     created,
+                    3 * project if done else 3 * project - 2,
+                    _rank_key(n),
                 )
             )
         await connection.copy_records_to_table("tasks", columns=columns, records=records)
@@ -570,6 +601,14 @@ def run(options: argparse.Namespace) -> dict[str, Any]:
                 measure(
                     "GET /tasks/{id}",
                     f"{base['cold']}/api/v1/tasks/{task_id}",
+                    auth,
+                    options,
+                    pid=cold_pid,
+                ),
+                measure(
+                    # 1,000 tasks in the project: each status's first 20, and the totals.
+                    "GET /projects/{id}/board?limit=20",
+                    f"{base['cold']}/api/v1/projects/{seeded.reader_project_ids[0]}/board?limit=20",
                     auth,
                     options,
                     pid=cold_pid,

@@ -15,11 +15,14 @@ from typing import Any, TypeVar
 from faker import Faker
 from polyfactory import Use
 from polyfactory.factories.sqlalchemy_factory import SQLAlchemyFactory
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from taskflow.config import Settings
 from taskflow.core import clock, security
 from taskflow.projects.models import MemberRole, Project, ProjectMember
+from taskflow.statuses import ranks
+from taskflow.statuses.models import DEFAULT_STATUSES, Status
 from taskflow.tasks.models import Task
 from taskflow.users.models import Role, User
 
@@ -123,7 +126,17 @@ class DomainFactory(UserFactory):
     """Users, plus projects, memberships and tasks."""
 
     async def project(self, owner: User, **fields: Any) -> Project:
-        return await self._save(ProjectBuilder.build(owner_id=owner.id, **fields))
+        """A project with the default statuses, as the API creates one."""
+        async with self.sessionmaker() as session:
+            project = ProjectBuilder.build(owner_id=owner.id, **fields)
+            session.add(project)
+            await session.flush()
+            session.add_all(
+                Status(project_id=project.id, name=name, category=category, position=position)
+                for position, (name, category) in enumerate(DEFAULT_STATUSES)
+            )
+            await session.commit()
+            return project
 
     async def member(
         self, project: Project, user: User, role: MemberRole | str = MemberRole.EDITOR
@@ -135,17 +148,53 @@ class DomainFactory(UserFactory):
     async def task(
         self, project: Project, *, created_by: User | None = None, **fields: Any
     ) -> Task:
+        """A task at the end of its status: given, else the project's first done status for
+        a completed task, its first not-done status for an open one (as the API places it)."""
         creator_id = created_by.id if created_by is not None else project.owner_id
-        return await self._save(
-            TaskBuilder.build(project_id=project.id, created_by_id=creator_id, **fields)
-        )
+        return (await self._tasks(project, 1, created_by_id=creator_id, **fields))[0]
 
     async def tasks(self, project: Project, count: int, **fields: Any) -> list[Task]:
-        models = [
-            TaskBuilder.build(project_id=project.id, created_by_id=project.owner_id, **fields)
-            for _ in range(count)
-        ]
+        return await self._tasks(project, count, created_by_id=project.owner_id, **fields)
+
+    async def _tasks(self, project: Project, count: int, **fields: Any) -> list[Task]:
         async with self.sessionmaker() as session:
+            status_id = fields.pop("status_id", None)
+            if status_id is None:
+                done = bool(fields.get("is_completed"))
+                status_id = await session.scalar(
+                    select(Status.id)
+                    .where(
+                        Status.project_id == project.id,
+                        (Status.category == "done") if done else (Status.category != "done"),
+                    )
+                    .order_by(Status.position, Status.id)
+                    .limit(1)
+                )
+            last = await session.scalar(
+                select(func.max(Task.position)).where(Task.status_id == status_id)
+            )
+            given = fields.pop("position", None)
+            keys = [given] * count if given is not None else ranks.after_all(last, count)
+            models = [
+                TaskBuilder.build(
+                    project_id=project.id, status_id=status_id, position=key, **fields
+                )
+                for key in keys
+            ]
             session.add_all(models)
             await session.commit()
         return models
+
+    async def status(self, project: Project, **fields: Any) -> Status:
+        """One more status, last on the board."""
+        async with self.sessionmaker() as session:
+            count = await session.scalar(
+                select(func.count()).select_from(Status).where(Status.project_id == project.id)
+            )
+            fields.setdefault("name", f"Status {next(_sequence)}")
+            fields.setdefault("category", "in_progress")
+            fields.setdefault("position", count)
+            created = Status(project_id=project.id, **fields)
+            session.add(created)
+            await session.commit()
+            return created

@@ -27,7 +27,10 @@ from taskflow.labels.cache import CACHE as LABELS_CACHE
 from taskflow.labels.router import router as labels_router
 from taskflow.projects.cache import CACHE as PROJECTS_CACHE
 from taskflow.projects.router import router as projects_router
+from taskflow.statuses.cache import CACHE as STATUSES_CACHE
+from taskflow.statuses.router import router as statuses_router
 from taskflow.tasks.cache import CACHE as TASKS_CACHE
+from taskflow.tasks.router import board_router
 from taskflow.tasks.router import router as tasks_router
 from taskflow.users.cache import CACHE as USERS_CACHE
 from taskflow.users.router import router as users_router
@@ -45,10 +48,11 @@ class Domain:
 # router with a prefix is only tried for paths under it (DomainRouter.served_under); one
 # without (audit) is tried for every path that reaches it.
 DOMAINS: tuple[Domain, ...] = (
-    Domain("tasks", (tasks_router,), TASKS_CACHE),
+    Domain("tasks", (tasks_router, board_router), TASKS_CACHE),
     Domain("projects", (projects_router,), PROJECTS_CACHE),
     Domain("comments", (task_comments_router, comments_router), COMMENTS_CACHE),
     Domain("labels", (labels_router,), LABELS_CACHE),
+    Domain("statuses", (statuses_router,), STATUSES_CACHE),
     Domain("users", (users_router,), USERS_CACHE),
     Domain("auth", (auth_router,), AUTH_CACHE),
     Domain("api_keys", (api_keys_router,), API_KEYS_CACHE),

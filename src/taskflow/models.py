@@ -8,6 +8,7 @@ from taskflow.core.db import Base
 from taskflow.core.idempotency import IdempotencyRecord
 from taskflow.labels.models import Label, TaskLabel
 from taskflow.projects.models import Project, ProjectMember
+from taskflow.statuses.models import Status
 from taskflow.tasks.models import Task
 from taskflow.users.models import OneTimeToken, RefreshToken, User
 
@@ -23,6 +24,7 @@ __all__ = [
     "Project",
     "ProjectMember",
     "RefreshToken",
+    "Status",
     "Task",
     "TaskLabel",
     "User",

@@ -301,6 +301,19 @@ async def _labelled_task(world: World) -> None:
     assert labelled.status_code == 200, labelled.text
 
 
+async def _statuses_noted(world: World) -> None:
+    """The ids of the project's statuses, in world.notes by category."""
+    response = await world.client.get(
+        f"{API_PREFIX}/projects/{world.project_id}/statuses", headers=world.as_(world.owner)
+    )
+    assert response.status_code == 200, response.text
+    for status in response.json():
+        world.notes.setdefault(status["category"], status["id"])
+
+
+_STATUS = "/projects/{w.project_id}/statuses/{w.notes[%s]}"
+
+
 SCENARIOS: dict[str, Scenario] = {
     # tasks
     "create_task": Scenario(
@@ -369,6 +382,22 @@ SCENARIOS: dict[str, Scenario] = {
     "delete_label": Scenario(
         _delete("/projects/{w.project_id}/labels/{w.notes[label_id]}", _member),
         setup=_labelled_task,
+    ),
+    # statuses
+    "create_status": Scenario(
+        _post(
+            "/projects/{w.project_id}/statuses",
+            lambda w: {"name": "Review", "category": "in_progress", "position": 0},
+            _member,
+        )
+    ),
+    # The task in "To do" becomes completed: its views change.
+    "update_status": Scenario(
+        _patch(_STATUS % "todo", lambda w: {"name": "Finished", "category": "done"}, _member),
+        setup=_statuses_noted,
+    ),
+    "delete_status": Scenario(
+        _delete(_STATUS % "todo" + "?move_to={w.notes[done]}", _member), setup=_statuses_noted
     ),
     # users
     "update_me": Scenario(_patch("/users/me", lambda w: {"full_name": "Renamed Member"}, _member)),

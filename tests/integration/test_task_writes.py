@@ -54,6 +54,7 @@ async def test_a_task_create_and_change_run_each_statement_alone_with_its_event(
 
     assert (created.status_code, changed.status_code) == (201, 200), changed.text
     assert statements == [
+        ("SELECT", False),  # its place: the first status not done and its last rank key
         ("WITH", False),  # the INSERT, which checks the caller's access itself, and its event
         ("SELECT", False),  # the task, as the caller sees it
         ("WITH", False),  # the UPDATE and its event

@@ -34,6 +34,8 @@ TASK_FIELDS = {
     "parent_id",
     "subtask_counts",
     "labels",
+    "status",
+    "position",
 }
 
 

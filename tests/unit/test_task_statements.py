@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
 
-from taskflow.tasks import bulk, queries
+from taskflow.tasks import board, bulk, queries
 from taskflow.tasks.schemas import TaskRead
 from taskflow.tasks.views import TaskView, columns_after, task_view
 
@@ -19,9 +19,9 @@ DIALECTS = pytest.mark.parametrize(
 )
 # Filter shapes (see TaskFilters.shape): none, then every one set.
 SHAPES = [
-    (False, None, 0, False, False, False, False, False, 0, False, None),
-    (True, "overdue", 2, True, True, True, True, True, 2, True, True),
-    (False, "pending", 0, False, False, False, False, False, 1, False, False),
+    (False, None, 0, False, False, False, False, False, 0, False, None, False, False),
+    (True, "overdue", 2, True, True, True, True, True, 2, True, True, True, True),
+    (False, "pending", 0, False, False, False, False, False, 1, False, False, False, True),
 ]
 
 
@@ -46,12 +46,14 @@ def test_every_task_statement_for_a_caller_is_built_on_visible_tasks(
         queries.visible_task_view(admin=admin),
         queries.visible_task_to_write(admin=admin),
         bulk._visible_tasks_to_change(admin=admin),
+        board._first_tasks(admin=admin),
     ]
     for shape in SHAPES:
         for start in (queries.FROM_OFFSET, queries.AFTER_VALUE, queries.AFTER_EMPTY):
-            statements += queries.task_list_statements(
-                admin=admin, filters=shape, sort="-due_date", start=start
-            )
+            for sort in ("-due_date", "position"):
+                statements += queries.task_list_statements(
+                    admin=admin, filters=shape, sort=sort, start=start
+                )
 
     rule = visibility(admin, dialect)
     for statement in statements:
@@ -69,6 +71,7 @@ def test_a_view_after_a_write_is_the_read_one_with_the_written_columns() -> None
     read |= {"project_id": 2, "project_name": "Home", "assignee_id": 4}
     read |= {"created_by_id": 5, "creator_email": "a@example.com", "creator_full_name": "A"}
     read |= {"created_at": "2026-01-01T00:00:00Z", "updated_at": "2026-01-01T00:00:00Z"}
+    read |= {"status_id": 3, "status_name": "To do", "status_category": "todo", "position": "a0"}
     row = (*read.values(), "a column read after the view's")
 
     changed = task_view(columns_after(row, {"title": "Changed", "assignee_id": None}))

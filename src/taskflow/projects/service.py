@@ -33,6 +33,7 @@ from taskflow.identity.principal import Principal
 from taskflow.projects.models import MemberRole, Project, ProjectMember
 from taskflow.projects.policy import ProjectAccess, ProjectNotFound, ProjectRole
 from taskflow.projects.queries import participates
+from taskflow.statuses.models import DEFAULT_STATUSES, Status
 from taskflow.tasks.models import Task
 from taskflow.users.models import User, normalise_email
 
@@ -186,6 +187,11 @@ async def create_project(
     project = Project(name=name, description=description, owner_id=principal.user.id)
     project.owner = principal.user
     session.add(project)
+    await session.flush()
+    session.add_all(
+        Status(project_id=project.id, name=name, category=category.value, position=position)
+        for position, (name, category) in enumerate(DEFAULT_STATUSES)
+    )
     await session.flush()
     touch(session, users=[principal.user.id])
     await activity.record(

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from taskflow.activity import service as activity
@@ -20,7 +21,7 @@ from taskflow.identity.principal import Principal
 from taskflow.labels import service as labels_service
 from taskflow.projects import service as projects_service
 from taskflow.projects.policy import ProjectNotFound, ProjectRole, ensure_role_can_write_tasks
-from taskflow.tasks import queries, service, subtasks
+from taskflow.tasks import ordering, queries, service, subtasks
 from taskflow.tasks.queries import PROJECT_ID
 from taskflow.tasks.views import TaskView, task_view
 
@@ -41,8 +42,10 @@ async def create_task(
     assignee_id: int | None,
     parent_id: int | None = None,
     label_ids: Sequence[int] = (),
+    status_id: int | None = None,
 ) -> TaskView:
-    """Create the task and return its view.
+    """Create the task and return its view: at the end of `status_id`, or of the project's
+    first status that is not done.
 
     One statement: an INSERT that checks the caller's access (and the assignee) itself,
     with every value set here, so the answer needs no read back and no ORM unit of work (a
@@ -68,12 +71,15 @@ async def create_task(
     )
     folded = is_statement_by_statement(session)
     now = clock.now()
+    place = await _place_new(connection, principal, project_id, status_id)
     values: dict[str, Any] = {
         "title": title,
         "description": description,
         "priority": priority,
-        "is_completed": False,
-        "completed_at": None,
+        "is_completed": place.done,
+        "completed_at": now if place.done else None,
+        "status_id": place.status_id,
+        "position": place.position,
         "due_date": due_date,
         "assignee_id": assignee_id,
         "created_by_id": principal.user.id,
@@ -90,7 +96,10 @@ async def create_task(
     if folded:
         parameters |= event_parameters(event)
     for _ in range(WRITE_ATTEMPTS):
-        created = (await connection.execute(statement, parameters)).first()
+        try:
+            created = (await connection.execute(statement, parameters)).first()
+        except IntegrityError as error:  # its status was deleted since it was read
+            raise Conflict("The board changed meanwhile; send the task again") from error
         if created is not None:
             break
         await _refuse_create(connection, principal, project_id, assignee_id)
@@ -106,13 +115,28 @@ async def create_task(
     assignee_email, assignee_full_name = assignee_names or (None, None)
     user = principal.user
     # The view's columns in the order of queries.VIEW_COLUMNS, as a read back would give.
-    task = (task_id, title, description, priority, False, None, due_date, now, now, 1)
+    completed_at = values["completed_at"]
+    task = (task_id, title, description, priority, place.done, completed_at, due_date, now, now, 1)
     people = (assignee_id, assignee_email, assignee_full_name, user.id, user.email, user.full_name)
     if not folded:
         await activity.record_many(session, [{**event, "task_id": task_id}])
-    view = task_view((*task, project_id, project_name, *people, 0, parent_id, 0, 0))
+    status = (place.status_id, place.status_name, place.status_category, place.position)
+    view = task_view((*task, project_id, project_name, *people, 0, parent_id, 0, 0, *status))
     view["labels"] = labels  # type: ignore[typeddict-item]
     return view
+
+
+async def _place_new(
+    connection: AsyncConnection, principal: Principal, project_id: int, status_id: int | None
+) -> ordering.Placement:
+    """Where a new task goes; when the project has no such status, why it cannot be created
+    (404, 403, 409 for the project, else 422 for the status)."""
+    kind = ordering.NOT_DONE if status_id is None else ordering.GIVEN
+    place = await ordering.at_end(connection, project_id=project_id, kind=kind, status_id=status_id)
+    if place is None:
+        await _refuse_create(connection, principal, project_id, None)
+        raise ordering.status_refused("body", "status_id")
+    return place
 
 
 async def _refuse_create(

@@ -6,18 +6,24 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, exists, or_, select
+from sqlalchemy import String, bindparam, cast, exists, or_, select
 
 from taskflow.core.db import BigIntId
 from taskflow.labels.models import TaskLabel
+from taskflow.statuses.models import Status
 from taskflow.tasks.models import Task
 
-TASK_SORT_COLUMNS = {
+# Board order as one sortable text: the status's place (fixed width) then the task's rank
+# key. On PostgreSQL it compares byte by byte: the rank key's "C" collation carries over.
+BOARD_KEY = (cast(Status.position + 10_000, String) + Task.position).label("board_key")
+
+TASK_SORT_COLUMNS: dict[str, Any] = {
     "created_at": Task.created_at,
     "updated_at": Task.updated_at,
     "due_date": Task.due_date,
     "priority": Task.priority,
     "title": Task.title,
+    "position": BOARD_KEY,
 }
 
 
@@ -36,6 +42,8 @@ class TaskFilters:
     label_ids: frozenset[int] = frozenset()
     parent_id: int | None = None
     top_level: bool | None = None
+    status_id: int | None = None
+    status_category: str | None = None
 
     def shape(self) -> tuple[Any, ...]:
         """Which filters are set (not their values): what the list's SQL depends on."""
@@ -51,6 +59,8 @@ class TaskFilters:
             len(self.label_ids),
             self.parent_id is not None,
             self.top_level,
+            self.status_id is not None,
+            self.status_category is not None,
         )
 
     def parameters(self, now: datetime) -> dict[str, Any]:
@@ -62,6 +72,8 @@ class TaskFilters:
             "f_due_before": self.due_before,
             "f_due_after": self.due_after,
             "f_parent_id": self.parent_id,
+            "f_status_id": self.status_id,
+            "f_status_category": self.status_category,
         }
         if self.status in ("overdue", "pending"):
             values["f_now"] = now
@@ -87,7 +99,7 @@ def _like_escaped(text: str) -> str:
 def filter_conditions(shape: tuple[Any, ...]) -> list[Any]:
     """The WHERE of a TaskFilters of this shape, with its values as bound parameters."""
     (project, status, assignees, priority, priority_min, search, due_before, due_after) = shape[:8]
-    labels, parent, top_level = shape[8:]
+    labels, parent, top_level, status_id, status_category = shape[8:]
     due = Task.due_date.type
 
     conditions: list[Any] = []
@@ -136,4 +148,14 @@ def filter_conditions(shape: tuple[Any, ...]) -> list[Any]:
         conditions.append(Task.parent_id == bindparam("f_parent_id", type_=BigIntId))
     if top_level is not None:
         conditions.append(Task.parent_id.is_(None) if top_level else Task.parent_id.is_not(None))
+    if status_id:
+        conditions.append(Task.status_id == bindparam("f_status_id", type_=BigIntId))
+    if status_category:
+        # The status's category, read from the status the task is in.
+        in_category = (
+            select(Status.id)
+            .where(Status.category == bindparam("f_status_category", type_=Status.category.type))
+            .correlate(None)  # on its own, also where the list joins statuses (board order)
+        )
+        conditions.append(Task.status_id.in_(in_category.scalar_subquery()))
     return conditions

@@ -7,6 +7,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from taskflow.core.db import Base, BigIntId, TimestampMixin, trigram_index
 from taskflow.projects.models import Project
+from taskflow.statuses.models import RANK_KEY
 from taskflow.users.models import User
 
 MIN_PRIORITY, MAX_PRIORITY, DEFAULT_PRIORITY = 1, 5, 3
@@ -21,6 +22,8 @@ class Task(TimestampMixin, Base):
         Index("ix_tasks_is_completed_due_date", "is_completed", "due_date"),
         Index("ix_tasks_created_at", "created_at"),
         Index("ix_tasks_updated_at", "updated_at"),
+        # The board: a status's tasks in their order.
+        Index("ix_tasks_status_id_position", "status_id", "position"),
         trigram_index("tasks", "title"),
         trigram_index("tasks", "description"),
     )
@@ -46,6 +49,9 @@ class Task(TimestampMixin, Base):
     parent_id: Mapped[int | None] = mapped_column(
         BigIntId, ForeignKey("tasks.id", ondelete="CASCADE"), index=True, default=None
     )
+    status_id: Mapped[int] = mapped_column(BigIntId, ForeignKey("statuses.id"))
+    # A rank key (statuses.ranks): tasks of one status sort by it, byte by byte.
+    position: Mapped[str] = mapped_column(RANK_KEY)
 
     project: Mapped[Project] = relationship(lazy="raise", innerjoin=True)
     assignee: Mapped[User | None] = relationship(foreign_keys=[assignee_id], lazy="raise")

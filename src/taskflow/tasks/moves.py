@@ -1,57 +1,104 @@
-"""Moving a task to another project, with its subtasks (see subtasks) and its labels
-mapped by name (see labels.service.carry_labels)."""
+"""Moving a task: on its project's board (another status, right before or after a task of
+it), or to another project with its subtasks (see subtasks), its labels mapped by name (see
+labels.service.carry_labels) and each task in the target's status of the same category."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from taskflow.activity import service as activity
 from taskflow.core import clock
 from taskflow.core.cache import touch
-from taskflow.core.db import RowLock
+from taskflow.core.db import BigIntId, RowLock
 from taskflow.identity.principal import Principal
 from taskflow.labels import service as labels_service
 from taskflow.projects import service as projects_service
 from taskflow.projects.policy import ensure_can_write_tasks
-from taskflow.tasks import queries, subtasks
+from taskflow.statuses import ranks
+from taskflow.statuses.models import Status
+from taskflow.tasks import ordering, queries, subtasks
 from taskflow.tasks.labelled import with_labels
+from taskflow.tasks.models import Task
 from taskflow.tasks.queries import PROJECT_ID
 
 # The write steps a change and a move share.
 from taskflow.tasks.service import TaskAccess, _view_after, _write_if_unchanged
 from taskflow.tasks.views import PersonRef, TaskView
 
+# The categories of the subtasks of a moved task, in their board order.
+_CATEGORIES = (
+    select(Task.id, Status.category)
+    .join(Status, Status.id == Task.status_id)
+    .where(Task.id.in_(bindparam("ids", expanding=True)))
+    .order_by(Status.position, Task.position, Task.id)
+)
+_SET_PLACE = (
+    update(Task)
+    .where(Task.id == bindparam("b_id", type_=BigIntId))
+    .values(status_id=bindparam("b_status_id", type_=BigIntId), position=bindparam("b_position"))
+)
+
 
 async def move_task(
-    *, session: AsyncSession, principal: Principal, access: TaskAccess, project_id: int
+    *,
+    session: AsyncSession,
+    principal: Principal,
+    access: TaskAccess,
+    project_id: int | None = None,
+    status_id: int | None = None,
+    before_id: int | None = None,
+    after_id: int | None = None,
 ) -> TaskView:
-    """Move the task `access` read (locked) to another project, where the caller must be an
-    editor too, with its subtasks at every level; an assignee who is not the owner or a
-    member of that project is cleared, and each moved task carries the target's labels
-    named as the ones it carried. A subtask moved alone becomes a top-level task there.
-    Returns the task's view."""
+    """Move the task `access` read (locked): to another project, where the caller must be
+    an editor too, with its subtasks at every level (an assignee who is not the owner or a
+    member there is cleared; each moved task carries the target's labels named as the ones
+    it carried; a subtask moved alone becomes a top-level task there); to a status of its
+    (new) project, and right before or after a task of that status (else to its end). Its
+    completion follows the status. Returns the task's view."""
     access.ensure_may_write()
     task = access.task
-    if project_id == task["project"]["id"]:
+    source_id = task["project"]["id"]
+    target_id = source_id if project_id is None else project_id
+    if target_id == source_id and status_id is None and before_id is after_id is None:
         return task
-    below = await subtasks.lock_subtree(session, task["id"], task["project"]["id"])
-    # Locked until the move commits: not deleted, nor its members changed, meanwhile.
-    target = await projects_service.get_access(
-        session=session, principal=principal, project_id=project_id, lock=RowLock.SHARE
-    )
-    ensure_can_write_tasks(target)
     now = clock.now()
-    values: dict[str, Any] = {"project_id": project_id, "updated_at": now}
-    if task["parent_id"] is not None:
-        values["parent_id"] = None
+    values: dict[str, Any] = {"updated_at": now}
+    shown: dict[str, Any] = {}
+    below: list[int] = []
     connection = await session.connection()
-    if not await _assignee_stays(connection, task["assignee"], project_id):
-        values["assignee_id"] = None
-    moved = _view_after(access, {**values, "project_name": target.project.name})
+    if target_id != source_id:
+        below = await subtasks.lock_subtree(session, task["id"], source_id)
+        # Locked until the move commits: not deleted, nor its members changed, meanwhile.
+        target = await projects_service.get_access(
+            session=session, principal=principal, project_id=target_id, lock=RowLock.SHARE
+        )
+        ensure_can_write_tasks(target)
+        values["project_id"] = target_id
+        shown["project_name"] = target.project.name
+        if task["parent_id"] is not None:
+            values["parent_id"] = None
+        if not await _assignee_stays(connection, task["assignee"], target_id):
+            values["assignee_id"] = None
+    status = await _status_to_move_to(connection, task, target_id, status_id)
+    place = await ordering.next_to(
+        connection, status=status, moving_id=task["id"], before_id=before_id, after_id=after_id
+    )
+    values |= {"status_id": place.status_id, "position": place.position}
+    values |= ordering.completion(place, was_completed=task["is_completed"])
+    moved = _view_after(access, {**values, **shown, **place.columns()})
     await _write_if_unchanged(session, connection, principal, access, values, moved)
-    await subtasks.move_subtasks(connection, subtask_ids=below, project_id=project_id, now=now)
+    touch(session, projects=sorted({source_id, target_id}))
+    if target_id == source_id:
+        return moved
+    await _place_subtasks(connection, below, target_id)
+    await subtasks.move_subtasks(connection, subtask_ids=below, project_id=target_id, now=now)
+    await labels_service.carry_labels(
+        connection, task_ids=[task["id"], *below], project_id=target_id
+    )
     # Each subtask moved with it is a move of its own in the target's history.
     await activity.record_many(
         session,
@@ -59,18 +106,65 @@ async def move_task(
             activity.event_row(
                 type="task.moved",
                 actor_id=principal.user.id,
-                project_id=project_id,
+                project_id=target_id,
                 task_id=subtask_id,
-                changes={"project_id": [task["project"]["id"], project_id]},
+                changes={"project_id": [source_id, target_id]},
             )
             for subtask_id in below
         ),
     )
-    await labels_service.carry_labels(
-        connection, task_ids=[task["id"], *below], project_id=project_id
-    )
-    touch(session, projects=[task["project"]["id"], project_id])
     return (await with_labels(connection, [moved]))[0]
+
+
+async def _status_to_move_to(
+    connection: AsyncConnection, task: TaskView, project_id: int, status_id: int | None
+) -> ordering.Placement:
+    """The end of the status a move sends the task to: `status_id` (422 unless a status of
+    the project); else its own; else, in another project, the first of the same category,
+    or the first not done."""
+    if status_id is None and project_id == task["project"]["id"]:
+        status_id = task["status"]["id"]
+    if status_id is not None:
+        place = await ordering.at_end(
+            connection, project_id=project_id, kind=ordering.GIVEN, status_id=status_id
+        )
+        if place is None:
+            raise ordering.status_refused("body", "status_id")
+        return place
+    return await _first_of_category(connection, project_id, task["status"]["category"])
+
+
+async def _first_of_category(
+    connection: AsyncConnection, project_id: int, category: str
+) -> ordering.Placement:
+    """The end of the project's first status of the category, else of its first not done."""
+    same = await ordering.at_end(connection, project_id=project_id, kind=category)
+    if same is not None:
+        return same
+    first = await ordering.at_end(connection, project_id=project_id, kind=ordering.NOT_DONE)
+    assert first is not None, "every project keeps a status that is not done"  # noqa: S101
+    return first
+
+
+async def _place_subtasks(
+    connection: AsyncConnection, subtask_ids: Sequence[int], project_id: int
+) -> None:
+    """Send the subtasks of a task moving to the project to the end of its status of their
+    category (or its first not done), in their board order: one read per category, one
+    statement for all. Their completion stays: a done status maps to a done one."""
+    if not subtask_ids:
+        return
+    rows = (await connection.execute(_CATEGORIES, {"ids": list(subtask_ids)})).all()
+    placed: list[dict[str, Any]] = []
+    for category in dict.fromkeys(row.category for row in rows):
+        ids = [row.id for row in rows if row.category == category]
+        end = await _first_of_category(connection, project_id, category)
+        keys = [end.position, *ranks.after_all(end.position, len(ids) - 1)]
+        placed += [
+            {"b_id": task_id, "b_status_id": end.status_id, "b_position": key}
+            for task_id, key in zip(ids, keys, strict=True)
+        ]
+    await connection.execute(_SET_PLACE, placed)
 
 
 async def _assignee_stays(

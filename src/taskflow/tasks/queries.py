@@ -19,7 +19,8 @@ from taskflow.projects import service as projects_service
 from taskflow.projects.models import Project
 from taskflow.projects.policy import ProjectRole, may_write_tasks
 from taskflow.projects.queries import assignable, participates
-from taskflow.tasks.filters import TASK_SORT_COLUMNS, filter_conditions
+from taskflow.statuses.models import Status
+from taskflow.tasks.filters import BOARD_KEY, TASK_SORT_COLUMNS, filter_conditions
 from taskflow.tasks.models import Task
 from taskflow.users.models import User
 
@@ -85,6 +86,10 @@ VIEW_COLUMNS = (
     .correlate(Task)
     .scalar_subquery()
     .label("subtask_done"),
+    Task.status_id,
+    Status.name.label("status_name"),
+    Status.category.label("status_category"),
+    Task.position,
 )
 VIEW_COLUMN_NAMES = tuple(column.key for column in VIEW_COLUMNS)
 
@@ -96,6 +101,7 @@ def with_view_columns(query: Select[*tuple[Any, ...]]) -> Select[*tuple[Any, ...
         .join(Project, Project.id == Task.project_id)
         .join(_CREATOR, _CREATOR.id == Task.created_by_id)
         .outerjoin(_ASSIGNEE, _ASSIGNEE.id == Task.assignee_id)
+        .join(Status, Status.id == Task.status_id)
     )
 
 
@@ -154,9 +160,12 @@ def task_list_statements(
     so a page reads a few rows per project instead of sorting every visible task.
     """
     column = TASK_SORT_COLUMNS[sort.removeprefix("-")]
-    order = sort_clauses(sort, TASK_SORT_COLUMNS, Task.id)
+    order: list[Any] = sort_clauses(sort, TASK_SORT_COLUMNS, Task.id)
     conditions = filter_conditions(filters)
     matching = visible_tasks(admin=admin).where(*conditions)
+    by_board = sort.removeprefix("-") == "position"
+    if by_board:  # board order reads the status's place
+        matching = matching.join(Status, Status.id == Task.status_id)
     after = []
     if start != FROM_OFFSET:
         after.append(
@@ -177,6 +186,10 @@ def task_list_statements(
     else:
         chosen = matching.where(*after).order_by(*order).offset(skip).limit(rows).subquery("chosen")
     count = select(func.count()).select_from(matching.subquery())
+    if by_board:
+        chosen = matching.with_only_columns(Task.id, BOARD_KEY).where(*after).order_by(*order)
+        chosen = chosen.offset(skip).limit(rows).subquery("chosen")
+        order = [chosen.c.board_key, chosen.c.id]
     # The total rides along with the page (computed once, as an uncorrelated subquery):
     # one round trip for both. An empty page carries none, so it asks `count`.
     page = (
@@ -185,6 +198,8 @@ def task_list_statements(
         .join(chosen, chosen.c.id == Task.id)
         .order_by(*order)
     )
+    if by_board:  # the cursor's value
+        page = page.add_columns(chosen.c.board_key)
     return page, count
 
 

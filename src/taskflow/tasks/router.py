@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Query, status
+from fastapi import Depends, Path, Query, status
 from pydantic import TypeAdapter
 from starlette.requests import Request
 from starlette.responses import Response
@@ -20,12 +20,16 @@ from taskflow.core.pagination import (
     keyset_page_params,
     set_keyset_page_headers,
 )
+from taskflow.core.types import MAX_ID
 from taskflow.identity.dependencies import authorized
 from taskflow.identity.principal import Principal, Scope
-from taskflow.tasks import bulk, creation, moves, service
+from taskflow.statuses.schemas import StatusRead
+from taskflow.tasks import board, bulk, creation, moves, service
 from taskflow.tasks.cache import ONE_TASK, VISIBLE_TASKS
 from taskflow.tasks.dependencies import LockedTask, TaskId
 from taskflow.tasks.schemas import (
+    BoardColumn,
+    BoardRead,
     BulkUpdate,
     BulkUpdateResult,
     TaskCreate,
@@ -79,6 +83,7 @@ async def create_task(
         assignee_id=body.assignee_id,
         parent_id=body.parent_id,
         label_ids=body.label_ids,
+        status_id=body.status_id,
     )
     response.headers["Location"] = created_location(request, task["id"])
     result = _read(response, task)
@@ -121,6 +126,8 @@ async def list_tasks(
         label_ids=frozenset(query.label_id),
         parent_id=query.parent_id,
         top_level=query.top_level,
+        status_id=query.status_id,
+        status_category=None if query.status_category is None else query.status_category.value,
     )
     found = await service.list_tasks(
         session=session, principal=principal, filters=filters, page=page, sort=query.sort
@@ -203,13 +210,19 @@ async def delete_task(
     "/{task_id:int}/move",
     response_model=TaskRead,
     responses={200: {"headers": ETAG_HEADER_DOC}, **error_responses(401, 403, 404, 409, 422)},
-    summary="Move a task to another project (editor on both)",
+    summary="Move a task on its board (status, before or after a task) or to another project",
 )
 async def move_task(
     body: TaskMove, principal: Writer, access: LockedTask, session: SessionDep, response: Response
 ) -> TaskRead:
     task = await moves.move_task(
-        session=session, principal=principal, access=access, project_id=body.project_id
+        session=session,
+        principal=principal,
+        access=access,
+        project_id=body.project_id,
+        status_id=body.status_id,
+        before_id=body.before_id,
+        after_id=body.after_id,
     )
     return _read(response, task)
 
@@ -239,3 +252,37 @@ async def list_task_activity(
         request, response, page=page, total=found.total, next_cursor=found.next_cursor
     )
     return found.events
+
+
+# The board lies under /projects/{id}: a router of its own for that prefix.
+board_router = DomainRouter(prefix="/projects", tags=["tasks"])
+
+
+@board_router.get(
+    "/{project_id:int}/board",
+    response_model=BoardRead,
+    responses=error_responses(401, 403, 404, 422),
+    summary="The project's statuses in order, each with its first tasks and its total",
+)
+async def read_board(
+    project_id: Annotated[int, Path(ge=1, le=MAX_ID)],
+    principal: Reader,
+    session: SessionDep,
+    limit: Annotated[
+        int, Query(ge=1, le=board.MAX_BOARD_LIMIT, description="Tasks shown per status")
+    ] = board.DEFAULT_BOARD_LIMIT,
+) -> BoardRead:
+    columns = await board.read_board(
+        session=session, principal=principal, project_id=project_id, limit=limit
+    )
+    return BoardRead(
+        project_id=project_id,
+        statuses=[
+            BoardColumn(
+                **StatusRead.model_validate(column.status).model_dump(),
+                total=column.total,
+                tasks=[TaskRead.model_validate(task) for task in column.tasks],
+            )
+            for column in columns
+        ],
+    )

@@ -24,6 +24,8 @@ from taskflow.core.types import (
 )
 from taskflow.labels.schemas import LabelIds, LabelRef
 from taskflow.projects.schemas import ProjectSummary
+from taskflow.statuses.models import StatusCategory
+from taskflow.statuses.schemas import StatusRead, StatusSummary
 from taskflow.tasks.models import DEFAULT_PRIORITY, MAX_PRIORITY, MIN_PRIORITY
 from taskflow.users.schemas import UserSummary
 
@@ -46,6 +48,7 @@ TaskSort = Literal[
     "-priority",
     "title",
     "-title",
+    "position",
 ]
 
 
@@ -73,7 +76,12 @@ class TaskListQuery(BaseModel):
     search: SearchField = None
     due_before: Timestamp | None = Field(default=None, description="Due strictly before")
     due_after: Timestamp | None = Field(default=None, description="Due strictly after")
-    sort: TaskSort = Field(default="-created_at", description="A leading '-' sorts descending")
+    status_id: QueryId = None
+    status_category: StatusCategory | None = None
+    sort: TaskSort = Field(
+        default="-created_at",
+        description="A leading '-' sorts descending; position: board order (status, then rank)",
+    )
     label_id: list[Annotated[int, Field(ge=1, le=MAX_ID)]] = Field(
         default_factory=list,
         max_length=20,
@@ -100,6 +108,9 @@ class TaskCreate(RequestModel):
     label_ids: LabelIds = Field(
         default_factory=list, description="Labels of the project the task carries"
     )
+    status_id: EntityId | None = Field(
+        default=None, description="A status of the project; left out: its first not done"
+    )
 
 
 class TaskUpdate(RequestModel):
@@ -122,6 +133,8 @@ class TaskUpdate(RequestModel):
 class SubtaskCounts(BaseModel):
     total: int = Field(description="Direct subtasks")
     done: int = Field(description="Direct subtasks that are completed")
+    # A status of the task's project: the task goes to its end.
+    status_id: EntityId = left_out()
 
 
 class TaskRead(BaseModel):
@@ -143,6 +156,8 @@ class TaskRead(BaseModel):
     parent_id: int | None
     subtask_counts: SubtaskCounts
     labels: list[LabelRef] = Field(description="By name")
+    status: StatusSummary
+    position: str = Field(description="Opaque rank key: the tasks of a status sort by it")
 
 
 class BulkUpdateData(RequestModel):
@@ -158,6 +173,8 @@ class BulkUpdateData(RequestModel):
     remove_label_ids: Annotated[LabelIds, Field(description="Labels no task then carries")] = (
         left_out()
     )
+    # A status of every task's project: the tasks go to its end; is_completed follows it.
+    status_id: EntityId = left_out()
 
     @model_validator(mode="after")
     def _something_to_change(self) -> BulkUpdateData:
@@ -176,4 +193,36 @@ class BulkUpdateResult(BaseModel):
 
 
 class TaskMove(RequestModel):
-    project_id: EntityId
+    """Where the task goes: another project, a status (of the target project), and right
+    before or after a task of that status; with neither, the end of the status."""
+
+    project_id: EntityId | None = Field(
+        default=None, description="Another project (editor on both); left out: the task's own"
+    )
+    status_id: EntityId | None = Field(
+        default=None,
+        description="Left out: the task's status, or in another project its first status of"
+        " the same category (else its first not done)",
+    )
+    before_id: EntityId | None = Field(default=None, description="Right before this task")
+    after_id: EntityId | None = Field(default=None, description="Right after this task")
+
+    @model_validator(mode="after")
+    def _somewhere(self) -> TaskMove:
+        if not self.model_fields_set:
+            raise ValueError("name project_id, status_id, before_id or after_id")
+        if self.before_id is not None and self.after_id is not None:
+            raise ValueError("give before_id or after_id, not both")
+        return self
+
+
+class BoardColumn(StatusRead):
+    """A status on the board: its first tasks in board order and how many it holds."""
+
+    total: int = Field(description="Tasks in the status")
+    tasks: list[TaskRead]
+
+
+class BoardRead(BaseModel):
+    project_id: int
+    statuses: list[BoardColumn]

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.engine import Row
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from taskflow.activity import service as activity
@@ -23,7 +24,7 @@ from taskflow.core.db import (
     lock_rows,
     statement_connection,
 )
-from taskflow.core.errors import NotFound, PreconditionFailed, UnprocessableEntity
+from taskflow.core.errors import Conflict, NotFound, PreconditionFailed, UnprocessableEntity
 from taskflow.core.etag import CHANGED_MEANWHILE, check_if_match
 from taskflow.core.pagination import Cursor, KeysetPage, decode_cursor
 from taskflow.identity.principal import Principal
@@ -33,7 +34,7 @@ from taskflow.projects.policy import (
     ProjectRole,
     ensure_role_can_write_tasks,
 )
-from taskflow.tasks import queries, subtasks
+from taskflow.tasks import ordering, queries, subtasks
 from taskflow.tasks.filters import TASK_SORT_COLUMNS
 from taskflow.tasks.filters import TaskFilters as TaskFilters  # the router builds them
 from taskflow.tasks.labelled import with_labels
@@ -180,7 +181,8 @@ async def list_tasks(
     if len(rows) > page.limit:
         del rows[page.limit :]
         last = rows[-1]
-        next_cursor = Cursor(sort=sort, value=getattr(last, sort_key), last_id=last.id)
+        value = last.board_key if sort_key == "position" else getattr(last, sort_key)
+        next_cursor = Cursor(sort=sort, value=value, last_id=last.id)
     tasks = await with_labels(connection, [task_view(row) for row in rows])
     return TaskPage(tasks=tasks, total=total or 0, next_cursor=next_cursor)
 
@@ -259,8 +261,11 @@ async def _apply_change(
             connection, task["project"]["id"], values["assignee_id"]
         )
         shown = {"assignee_email": email, "assignee_full_name": full_name}
-    if "is_completed" in changes:
-        values.update(_completion(task, completed=changes["is_completed"]))
+    place = await _new_place(connection, task, changes)
+    if place is not None:
+        values |= {"status_id": place.status_id, "position": place.position}
+        values |= ordering.completion(place, was_completed=task["is_completed"])
+        shown |= place.columns()
     project_id = task["project"]["id"]
     if changes.get("parent_id") is not None:
         await subtasks.lock_tree(session, project_id, changes["parent_id"])
@@ -275,7 +280,6 @@ async def _apply_change(
             connection, project_id=project_id, label_ids=changes["label_ids"]
         )
     values["updated_at"] = clock.now()
-    values["updated_at"] = clock.now()
     after = _view_after(access, {**values, **shown})
     if labels is not None:
         after["labels"] = labels
@@ -288,13 +292,27 @@ async def _apply_change(
     return after
 
 
-def _completion(task: TaskView, *, completed: bool) -> dict[str, Any]:
-    """Completing stamps completed_at (kept if it was already complete); reopening clears it."""
-    if completed and not task["is_completed"]:
-        return {"is_completed": True, "completed_at": clock.now()}
-    if completed:
-        return {"is_completed": True}
-    return {"is_completed": False, "completed_at": None}
+async def _new_place(
+    connection: AsyncConnection, task: TaskView, changes: Mapping[str, Any]
+) -> ordering.Placement | None:
+    """Where a change sends the task: the end of the status `status_id` names (422 unless
+    one of its project), or, when `is_completed` changes, the end of the first done (or
+    first todo) status; None when it stays where it is."""
+    project_id, status = task["project"]["id"], task["status"]
+    if changes.get("status_id") is not None:
+        if changes["status_id"] == status["id"]:
+            return None
+        place = await ordering.at_end(
+            connection, project_id=project_id, kind=ordering.GIVEN, status_id=changes["status_id"]
+        )
+        if place is None:
+            raise ordering.status_refused("body", "status_id")
+        return place
+    completed = changes.get("is_completed")
+    if completed is None or completed == (status["category"] == "done"):
+        return None
+    kind = ordering.DONE if completed else ordering.TODO
+    return await ordering.at_end(connection, project_id=project_id, kind=kind)
 
 
 async def _write_if_unchanged(
@@ -320,7 +338,10 @@ async def _write_if_unchanged(
         parameters |= event_parameters(event)
     else:
         statement = queries.update_task_if_unchanged(columns)
-    result = await connection.execute(statement, parameters)
+    try:
+        result = await connection.execute(statement, parameters)
+    except IntegrityError as error:  # the status it goes to was deleted since it was read
+        raise Conflict("The board changed meanwhile; send the change again") from error
     if result.rowcount != 1:
         raise TaskChangedMeanwhile()
     if event is not None and not folded:

@@ -37,6 +37,14 @@ class SubtaskCounts(TypedDict):
     done: int
 
 
+class StatusRef(TypedDict):
+    """The status a task is in, as StatusSummary shows it."""
+
+    id: int
+    name: str
+    category: str
+
+
 class TaskView(TypedDict):
     """The data of TaskRead, plus the version its ETag names."""
 
@@ -58,6 +66,8 @@ class TaskView(TypedDict):
     subtask_counts: SubtaskCounts
     # Filled by one extra query for all the tasks of an answer (tasks.labelled).
     labels: list[LabelRef]
+    status: StatusRef
+    position: str
 
 
 _WIDTH = len(VIEW_COLUMN_NAMES)
@@ -93,6 +103,10 @@ def task_view(columns: Sequence[Any]) -> TaskView:
         parent_id,
         subtask_total,
         subtask_done,
+        status_id,
+        status_name,
+        status_category,
+        position,
     ) = columns[:_WIDTH]
     return {
         "id": task_id,
@@ -114,6 +128,8 @@ def task_view(columns: Sequence[Any]) -> TaskView:
         "parent_id": parent_id,
         "subtask_counts": {"total": subtask_total or 0, "done": subtask_done or 0},
         "labels": [],
+        "status": {"id": status_id, "name": status_name, "category": status_category},
+        "position": position,
     }
 
 

@@ -181,11 +181,13 @@ async def test_move_out_of_or_into_an_archived_project_is_409(
 @pytest.mark.parametrize(
     ("body", "loc"),
     [
-        ({}, ["body", "project_id"]),
+        ({}, ["body"]),
         ({"project_id": 0}, ["body", "project_id"]),
         ({"project_id": "PROJECT", "title": "x"}, ["body", "title"]),
+        ({"before_id": 1, "after_id": 2}, ["body"]),
+        ({"status_id": 0}, ["body", "status_id"]),
     ],
-    ids=["missing", "zero", "unknown-field"],
+    ids=["nowhere", "zero", "unknown-field", "before-and-after", "zero-status"],
 )
 async def test_move_refuses_an_invalid_body_with_422(
     client: AsyncClient,

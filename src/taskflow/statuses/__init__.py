@@ -1,0 +1,1 @@
+"""Workflow statuses: the ordered columns of a project's board."""
