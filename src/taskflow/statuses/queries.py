@@ -35,7 +35,11 @@ LAST_KEY = select(func.max(Task.position)).where(Task.status_id == _STATUS)
 MOVE_TASK_TO_STATUS = (
     update(Task)
     .where(Task.id == bindparam("b_id", type_=BigIntId))
-    .values(status_id=bindparam("b_status_id", type_=BigIntId), position=bindparam("b_position"))
+    .values(
+        status_id=bindparam("b_status_id", type_=BigIntId),
+        position=bindparam("b_position"),
+        version=Task.version + 1,  # the task's own fields changed: its ETag too
+    )
 )
 
 

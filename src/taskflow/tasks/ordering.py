@@ -143,7 +143,7 @@ _IN_ORDER = (
 _SET_KEY = (
     update(Task)
     .where(Task.id == bindparam("b_id", type_=BigIntId))
-    .values(position=bindparam("b_position"))
+    .values(position=bindparam("b_position"), version=Task.version + 1)
 )
 
 

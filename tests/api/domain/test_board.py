@@ -42,6 +42,26 @@ async def test_move_before_and_after_a_task_reorders_without_touching_the_others
     assert stored_b.position == b.position and stored_b.version == b.version
 
 
+async def test_a_move_between_two_tasks_sharing_one_key_spreads_the_keys_first(
+    client: AsyncClient, make: DomainFactory, sessionmaker: Sessions
+) -> None:
+    owner = await make()
+    project = await make.project(owner)
+    # Placed at the same instant: one key for both (they sort by id).
+    first = await make.task(project, position="a5")
+    second = await make.task(project, position="a5")
+    moving = await make.task(project, position="a9")
+    headers = make.headers(owner)
+
+    response = await _move(client, moving.id, headers, after_id=first.id)
+
+    assert response.status_code == 200, response.text
+    assert await board_order(client, project.id, headers) == [first.id, moving.id, second.id]
+    spread_first, spread_second = await stored_tasks(sessionmaker, first.id, second.id)
+    assert spread_first.position < spread_second.position
+    assert spread_first.version == first.version + 1
+
+
 async def test_move_to_a_status_before_a_task_there_follows_its_category(
     client: AsyncClient, make: DomainFactory, sessionmaker: Sessions
 ) -> None:

@@ -260,6 +260,7 @@ async def test_deleting_a_status_with_tasks_needs_move_to(
     moved = await stored_tasks(sessionmaker, kept.id, first.id, second.id)
     assert {t.status_id for t in moved} == {done.id}
     assert all(t.is_completed and t.completed_at is not None for t in moved[1:])
+    assert moved[1].version > first.version
     # The moved tasks go after the target's own, in their order.
     assert moved[0].position < moved[1].position < moved[2].position
     (event,) = await events(sessionmaker, project.id, "status.deleted")
