@@ -1,6 +1,6 @@
 """Which event a task's write makes, from its view before and after: the type and the
 `{field: [old, new]}` changes, whatever fields the view carries (statuses, labels and
-parents are joining it)."""
+parents included)."""
 
 from __future__ import annotations
 
@@ -20,12 +20,13 @@ BEFORE: dict[str, Any] = {
     "project": {"id": 1, "name": "P"},
     "assignee": {"id": 5, "email": "a@example.com", "full_name": "A"},
     "created_by": {"id": 5, "email": "a@example.com", "full_name": "A"},
-    # Fields being added by others, in the shapes the issue gives them.
+    # The fields of statuses, labels and subtasks, in the shapes the issue gives them.
     "status": {"id": 10, "name": "To do", "category": "todo"},
     "labels": [{"id": 3, "name": "b", "color": "#000000"}],
     "parent_id": None,
     "subtask_counts": {"total": 0, "done": 0},
     "comment_count": 0,
+    "position": "a1",
 }
 
 
@@ -60,6 +61,7 @@ def test_references_are_compared_by_id_and_never_show_a_persons_email() -> None:
 
 
 def test_new_view_fields_are_named_by_id_and_derived_counts_are_left_out() -> None:
+    # A new status is a new place on the board: a move.
     status = {"id": 11, "name": "Doing", "category": "in_progress"}
     labels = [{"id": 4, "name": "a", "color": "#111111"}, {"id": 3, "name": "b", "color": "#0"}]
 
@@ -69,7 +71,7 @@ def test_new_view_fields_are_named_by_id_and_derived_counts_are_left_out() -> No
     )
 
     assert change == (
-        "task.updated",
+        "task.moved",
         {"status_id": [10, 11], "label_ids": [[3], [3, 4]], "parent_id": [None, 2]},
     )
 
@@ -91,3 +93,14 @@ def test_completion_flips_are_completed_and_reopened_before_a_move() -> None:
 def test_no_change_is_no_event() -> None:
     assert task_change(BEFORE, after()) is None
     assert changes_between({"a": 1}, {"a": 1}) == {}
+
+
+def test_a_reorder_within_a_status_is_a_move_naming_the_rank_key() -> None:
+    reordered = task_change(BEFORE, after(position="a0V"))
+    to_doing = task_change(
+        BEFORE, after(status={"id": 11, "name": "Doing", "category": "in_progress"}, position="a0")
+    )
+
+    assert reordered == ("task.moved", {"position": ["a1", "a0V"]})
+    # A new status says where it went: its opaque rank key is left out.
+    assert to_doing == ("task.moved", {"status_id": [10, 11]})

@@ -140,15 +140,22 @@ def _comparable(
 def task_change(before: Mapping[str, Any], after: Mapping[str, Any]) -> tuple[str, Changes] | None:
     """The type and changes of the event a task's write makes, from its view before and
     after: `task.completed` or `task.reopened` when is_completed flips, `task.moved` when
-    its project changes, `task.updated` otherwise; None when no field changed."""
+    its place changes (its project, its status, or its rank among its status's tasks),
+    `task.updated` otherwise; None when no field changed. The opaque rank key (`position`)
+    is named only when the task stayed in its status: a new status says where it went."""
     changes = changes_between(*_comparable(before, after))
     if not changes:
         return None
+    if {"project_id", "status_id"} & changes.keys():
+        changes.pop("position", None)
     if "is_completed" in changes:
         return ("task.completed" if after.get("is_completed") else "task.reopened"), changes
-    if "project_id" in changes:
+    if _PLACE & changes.keys():
         return "task.moved", changes
     return "task.updated", changes
+
+
+_PLACE = frozenset({"project_id", "status_id", "position"})
 
 
 def task_event_row(

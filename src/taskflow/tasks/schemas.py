@@ -128,13 +128,13 @@ class TaskUpdate(RequestModel):
     label_ids: Annotated[LabelIds, Field(description="Replaces the labels the task carries")] = (
         left_out()
     )
+    # A status of the task's project: the task goes to its end.
+    status_id: EntityId = left_out()
 
 
 class SubtaskCounts(BaseModel):
     total: int = Field(description="Direct subtasks")
     done: int = Field(description="Direct subtasks that are completed")
-    # A status of the task's project: the task goes to its end.
-    status_id: EntityId = left_out()
 
 
 class TaskRead(BaseModel):

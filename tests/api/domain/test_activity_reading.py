@@ -332,9 +332,11 @@ async def test_a_moved_task_history_follows_the_task(
         "task.completed",
     ]
     in_target = await history(client, headers, project_id=target_id, type="task.*")
-    assert [(e["type"], e["changes"]) for e in in_target] == [
-        ("task.moved", {"project_id": [project_id, target_id]})
+    assert [(e["type"], e["changes"]["project_id"]) for e in in_target] == [
+        ("task.moved", [project_id, target_id])
     ]
+    # It goes to the target's status of the same category.
+    assert in_target[0]["changes"]["status_id"][1] == moved.json()["status"]["id"]
 
 
 async def test_without_credentials_or_read_scopes_histories_refuse(

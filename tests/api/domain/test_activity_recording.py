@@ -201,6 +201,9 @@ async def test_task_create_change_complete_reopen_and_delete_record_their_events
     events = await stored_events(sessionmaker, task_id=task_id)
     assert all((e.actor_id, e.project_id) == (editor.id, project.id) for e in events)
     stored_completed_at = events[2].changes["completed_at"][1]
+    # Completing goes to the first done status, reopening to the first todo one.
+    todo, done = created.json()["status"]["id"], completed.json()["status"]["id"]
+    assert reopened.json()["status"]["id"] == todo != done
     assert stored_completed_at[:19] == completed_at[:19]
     assert [(e.type, e.changes, e.request_id) for e in events] == [
         ("task.created", {"title": [None, "Write"]}, request_id(created)),
@@ -211,12 +214,20 @@ async def test_task_create_change_complete_reopen_and_delete_record_their_events
         ),
         (
             "task.completed",
-            {"is_completed": [False, True], "completed_at": [None, stored_completed_at]},
+            {
+                "is_completed": [False, True],
+                "completed_at": [None, stored_completed_at],
+                "status_id": [todo, done],
+            },
             request_id(completed),
         ),
         (
             "task.reopened",
-            {"is_completed": [True, False], "completed_at": [stored_completed_at, None]},
+            {
+                "is_completed": [True, False],
+                "completed_at": [stored_completed_at, None],
+                "status_id": [done, todo],
+            },
             request_id(reopened),
         ),
         # The change to priority 5, which it already had, changed nothing: no event.
@@ -243,8 +254,13 @@ async def test_a_move_records_task_moved_in_the_target_project(
             "task.moved",
             target.id,
             owner.id,
-            # The assignee is not in the target project: the move clears it.
-            {"project_id": [source.id, target.id], "assignee_id": [helper.id, None]},
+            # The assignee is not in the target project: the move clears it; the task goes
+            # to the target's status of the same category.
+            {
+                "project_id": [source.id, target.id],
+                "assignee_id": [helper.id, None],
+                "status_id": [task.status_id, moved.json()["status"]["id"]],
+            },
             request_id(moved),
         )
     ]
@@ -283,7 +299,7 @@ async def test_bulk_update_records_one_event_per_changed_task(
         ("task.completed", open_task.id, owner.id, request_id(completing)),
     ]
     assert events[0].changes == {"priority": [1, 4]}
-    assert set(events[2].changes) == {"is_completed", "completed_at"}
+    assert set(events[2].changes) == {"is_completed", "completed_at", "status_id"}
 
 
 # --- writes that do not happen ----------------------------------------------------------------
