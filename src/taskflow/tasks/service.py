@@ -361,21 +361,31 @@ def _view_after(access: TaskAccess, changed: Mapping[str, Any]) -> TaskView:
 async def delete_task(
     *, session: AsyncSession, principal: Principal, access: TaskAccess, if_match: str | None
 ) -> None:
-    """Delete the task `access` read (locked, see read_task_to_write); its `task.deleted`
-    event stays in the project's activity with the task's other events."""
+    """Delete the task `access` read (locked, see read_task_to_write) and its subtasks at
+    every level; each one's `task.deleted` event stays in the project's activity with the
+    task's other events."""
     access.ensure_may_write()
     check_if_match(if_match, access.task["version"])
     parameters = {TASK_ID: access.task["id"], READ_VERSION: access.task["version"]}
     connection = await session.connection()
+    below = await subtasks.subtasks_of(connection, access.task["id"])
+    titles = await subtasks.titles_of(connection, below)
     result = await connection.execute(queries.DELETE_TASK_IF_UNCHANGED, parameters)
     if result.rowcount != 1:  # under the lock only a bug could make this happen
         raise TaskChangedMeanwhile()
-    touch(session, projects=[access.task["project"]["id"]])
-    await activity.record(
+    project_id = access.task["project"]["id"]
+    touch(session, projects=[project_id])
+    gone = [(access.task["id"], access.task["title"]), *titles]
+    await activity.record_many(
         session,
-        type="task.deleted",
-        actor_id=principal.user.id,
-        project_id=access.task["project"]["id"],
-        task_id=access.task["id"],
-        changes={"title": [access.task["title"], None]},
+        (
+            activity.event_row(
+                type="task.deleted",
+                actor_id=principal.user.id,
+                project_id=project_id,
+                task_id=task_id,
+                changes={"title": [title, None]},
+            )
+            for task_id, title in gone
+        ),
     )

@@ -124,6 +124,21 @@ async def subtasks_of(connection: AsyncConnection, task_id: int) -> list[int]:
     return [row.id for row in rows if row.id != task_id]
 
 
+_TITLES = (
+    select(Task.id, Task.title)
+    .where(Task.id.in_(bindparam("ids", expanding=True)))
+    .order_by(Task.id)
+)
+
+
+async def titles_of(connection: AsyncConnection, task_ids: Sequence[int]) -> list[tuple[int, str]]:
+    """(id, title) of these tasks, by id."""
+    if not task_ids:
+        return []
+    rows = await connection.execute(_TITLES, {"ids": list(task_ids)})
+    return [(row.id, row.title) for row in rows]
+
+
 async def lock_subtree(session: AsyncSession, task_id: int, project_id: int) -> list[int]:
     """Lock the task's subtasks (in id order), then the project's tree; returns the ids of
     the subtasks as they are once both are held (the tree may have changed while waiting:

@@ -235,6 +235,31 @@ async def test_task_create_change_complete_reopen_and_delete_record_their_events
     ]
 
 
+async def test_deleting_a_task_records_task_deleted_for_it_and_each_subtask(
+    client: AsyncClient, make: DomainFactory, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    owner = await make()
+    project = await make.project(owner)
+    headers = make.headers(owner)
+    ids: dict[str, int] = {}
+    for title, parent in (("Top", None), ("Child", "Top"), ("Grandchild", "Child")):
+        body = {"title": title, "project_id": project.id, "parent_id": ids.get(parent or "")}
+        created = await client.post(TASKS, json=body, headers=headers)
+        assert created.status_code == 201, created.text
+        ids[title] = created.json()["id"]
+
+    deleted = await client.delete(f"{TASKS}/{ids['Top']}", headers=headers)
+
+    assert deleted.status_code == 204
+    events = await stored_events(sessionmaker, project_id=project.id)
+    gone = [(e.task_id, e.changes, e.request_id) for e in events if e.type == "task.deleted"]
+    assert sorted(gone) == sorted(
+        (ids[title], {"title": [title, None]}, request_id(deleted)) for title in ids
+    )
+    for title in ids:  # each one's own history is gone with it, its events are not
+        assert (await client.get(f"{TASKS}/{ids[title]}", headers=headers)).status_code == 404
+
+
 async def test_a_move_records_task_moved_in_the_target_project(
     client: AsyncClient, make: DomainFactory, sessionmaker: async_sessionmaker[AsyncSession]
 ) -> None:
