@@ -7,6 +7,7 @@ from typing import Any
 from sqlalchemy import String, bindparam, cast, delete, func, insert, select
 
 from taskflow.core.db import BigIntId, RowLock, locked
+from taskflow.core.sql_functions import comma_joined
 from taskflow.labels.models import Label, TaskLabel
 
 _PROJECT = bindparam("project_id", type_=BigIntId)
@@ -35,14 +36,6 @@ LABELS_AMONG = locked(
     ),
     Label,
     RowLock.KEY_SHARE,
-)
-
-# The labels of these tasks: (task_id, id, name, color), each task's by name.
-LABELS_OF_TASKS = (
-    select(TaskLabel.task_id, Label.id, Label.name, Label.color)
-    .join(Label, Label.id == TaskLabel.label_id)
-    .where(TaskLabel.task_id.in_(_TASK_IDS))
-    .order_by(TaskLabel.task_id)
 )
 
 UNLABEL_TASKS = delete(TaskLabel).where(TaskLabel.task_id.in_(_TASK_IDS))
@@ -86,9 +79,13 @@ def carried_labels_code(task_id: Any) -> Any:
         + Label.name
     )
     return (
-        select(func.aggregate_strings(code, ","))
+        select(comma_joined(code))
         .select_from(TaskLabel)
         .join(Label, Label.id == TaskLabel.label_id)
         .where(TaskLabel.task_id == task_id)
         .scalar_subquery()
     )
+
+
+# The labels one task carries, as carried_labels_code gives them.
+LABELS_OF_TASK = select(carried_labels_code(bindparam("task_id", type_=BigIntId)))

@@ -170,9 +170,11 @@ def by_name(labels: list[LabelRef]) -> list[LabelRef]:
 
 def decode_labels(code: str | None) -> list[LabelRef]:
     """The labels of a `queries.carried_labels_code` string, by name."""
+    if not code:  # most tasks carry none
+        return []
     labels: list[LabelRef] = []
     position = 0
-    while code and position < len(code):
+    while position < len(code):
         id_end = code.index(":", position)
         length_end = code.index(":", id_end + 1)
         length = int(code[id_end + 1 : length_end])
@@ -188,18 +190,9 @@ def decode_labels(code: str | None) -> list[LabelRef]:
     return by_name(labels)
 
 
-async def labels_of_tasks(
-    connection: AsyncConnection, task_ids: Sequence[int]
-) -> dict[int, list[LabelRef]]:
-    """The labels each of these tasks carries, by name: one statement for all of them."""
-    found: dict[int, list[LabelRef]] = {}
-    if not task_ids:
-        return found
-    rows = await connection.execute(queries.LABELS_OF_TASKS, {"task_ids": sorted(set(task_ids))})
-    for task_id, label_id, name, color in rows:
-        found.setdefault(task_id, []).append({"id": label_id, "name": name, "color": color})
-    # Sorted here rather than by the database's collation: the same order on both databases.
-    return {task_id: by_name(labels) for task_id, labels in found.items()}
+async def labels_of_task(connection: AsyncConnection, task_id: int) -> list[LabelRef]:
+    """The labels the task carries, by name."""
+    return decode_labels(await connection.scalar(queries.LABELS_OF_TASK, {"task_id": task_id}))
 
 
 async def replace_task_labels(

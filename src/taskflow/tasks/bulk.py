@@ -24,7 +24,6 @@ from taskflow.projects.policy import ProjectArchived, ProjectRole, may_write_tas
 from taskflow.projects.queries import assignable
 from taskflow.statuses import ranks
 from taskflow.statuses.models import Status, StatusCategory
-from taskflow.tasks.labelled import with_labels
 from taskflow.tasks.models import Task
 from taskflow.tasks.queries import TASK_VIEWS_BY_IDS, visible_tasks, with_view_columns
 from taskflow.tasks.views import task_view
@@ -136,10 +135,7 @@ async def bulk_update(
             if completed
             else None
         )
-    connection = await session.connection()
-    before = {
-        view["id"]: view for view in await with_labels(connection, [task_view(row) for row in rows])
-    }
+    before = {view["id"]: view for view in (task_view(row) for row in rows)}
     await session.execute(
         update(Task)
         .where(Task.id.in_(ids))
@@ -155,7 +151,7 @@ async def bulk_update(
         )
     touch(session, projects={row.project_id for row in rows})
     written = await session.execute(TASK_VIEWS_BY_IDS, {"ids": ids})
-    after = await with_labels(connection, [task_view(row) for row in written])
+    after = [task_view(row) for row in written]
     events = (
         activity.task_event_row(actor_id=principal.user.id, before=before[view["id"]], after=view)
         for view in sorted(after, key=lambda view: view["id"])

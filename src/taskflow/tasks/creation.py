@@ -121,7 +121,7 @@ async def create_task(
     if not folded:
         await activity.record_many(session, [{**event, "task_id": task_id}])
     status = (place.status_id, place.status_name, place.status_category, place.position)
-    view = task_view((*task, project_id, project_name, *people, 0, parent_id, 0, 0, *status))
+    view = task_view((*task, project_id, project_name, *people, 0, parent_id, 0, 0, *status, None))
     view["labels"] = labels  # type: ignore[typeddict-item]
     return view
 

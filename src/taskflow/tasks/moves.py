@@ -21,7 +21,6 @@ from taskflow.projects.policy import ensure_can_write_tasks
 from taskflow.statuses import ranks
 from taskflow.statuses.models import Status
 from taskflow.tasks import ordering, queries, subtasks
-from taskflow.tasks.labelled import with_labels
 from taskflow.tasks.models import Task
 from taskflow.tasks.queries import PROJECT_ID
 
@@ -113,7 +112,8 @@ async def move_task(
             for subtask_id in below
         ),
     )
-    return (await with_labels(connection, [moved]))[0]
+    moved["labels"] = await labels_service.labels_of_task(connection, task["id"])  # type: ignore[typeddict-item]
+    return moved
 
 
 async def _status_to_move_to(

@@ -90,6 +90,9 @@ VIEW_COLUMNS = (
     Status.name.label("status_name"),
     Status.category.label("status_category"),
     Task.position,
+    # The labels it carries, as one string (labels.service.decode_labels): no query of
+    # their own, whatever the number of tasks read.
+    carried_labels_code(Task.id).label("label_codes"),
 )
 VIEW_COLUMN_NAMES = tuple(column.key for column in VIEW_COLUMNS)
 
@@ -125,10 +128,7 @@ def visible_task_to_write(*, admin: bool) -> Select[*tuple[Any, ...]]:
     a change, a delete or a move is checked against."""
     role = visible_tasks(admin=admin).selected_columns.role
     return visible_task_view(admin=admin).add_columns(
-        role,
-        Project.is_archived.label("project_archived"),
-        # The labels the answer after the write shows, in the same statement.
-        carried_labels_code(Task.id).label("label_codes"),
+        role, Project.is_archived.label("project_archived")
     )
 
 

@@ -37,7 +37,6 @@ from taskflow.projects.policy import (
 from taskflow.tasks import ordering, queries, subtasks
 from taskflow.tasks.filters import TASK_SORT_COLUMNS
 from taskflow.tasks.filters import TaskFilters as TaskFilters  # the router builds them
-from taskflow.tasks.labelled import with_labels
 from taskflow.tasks.queries import PROJECT_ID, READ_VERSION, TASK_ID
 from taskflow.tasks.views import TaskView, columns_after, task_view
 
@@ -105,8 +104,7 @@ async def read_task(*, session: AsyncSession, principal: Principal, task_id: int
     """The task as the caller sees it; 404 when the caller cannot see it."""
     statement = queries.visible_task_view(admin=principal.is_admin)
     connection = await session.connection()
-    task = task_view(await _visible_row(connection, principal, task_id, statement))
-    return (await with_labels(connection, [task]))[0]
+    return task_view(await _visible_row(connection, principal, task_id, statement))
 
 
 async def project_of_task(*, session: AsyncSession, task_id: int) -> int | None:
@@ -129,10 +127,8 @@ async def read_task_to_write(
         connection = await session.connection()
     statement = queries.visible_task_to_write(admin=principal.is_admin)
     row = await _visible_row(connection, principal, task_id, statement)
-    task = task_view(row)
-    task["labels"] = labels_service.decode_labels(row.label_codes)  # type: ignore[typeddict-item]
     return TaskAccess(
-        task=task,
+        task=task_view(row),
         columns=row,
         role=ProjectRole(row.role),
         project_archived=row.project_archived,
@@ -183,8 +179,9 @@ async def list_tasks(
         last = rows[-1]
         value = last.board_key if sort_key == "position" else getattr(last, sort_key)
         next_cursor = Cursor(sort=sort, value=value, last_id=last.id)
-    tasks = await with_labels(connection, [task_view(row) for row in rows])
-    return TaskPage(tasks=tasks, total=total or 0, next_cursor=next_cursor)
+    return TaskPage(
+        tasks=[task_view(row) for row in rows], total=total or 0, next_cursor=next_cursor
+    )
 
 
 def _assignee_refused() -> UnprocessableEntity:
@@ -349,13 +346,11 @@ async def _write_if_unchanged(
 
 
 def _view_after(access: TaskAccess, changed: Mapping[str, Any]) -> TaskView:
-    """The view of the task after a write of `changed` (columns by name) on what it read,
-    with the labels it read."""
-    view = task_view(
+    """The view of the task after a write of `changed` (columns by name) on what it read
+    (with the labels it read)."""
+    return task_view(
         columns_after(access.columns, {**changed, "version": access.task["version"] + 1})
     )
-    view["labels"] = access.task["labels"]
-    return view
 
 
 async def delete_task(

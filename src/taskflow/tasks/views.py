@@ -6,6 +6,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any, TypedDict
 
+from taskflow.labels.service import decode_labels
 from taskflow.tasks.queries import VIEW_COLUMN_NAMES
 
 
@@ -64,7 +65,6 @@ class TaskView(TypedDict):
     comment_count: int
     parent_id: int | None
     subtask_counts: SubtaskCounts
-    # Filled by one extra query for all the tasks of an answer (tasks.labelled).
     labels: list[LabelRef]
     status: StatusRef
     position: str
@@ -107,6 +107,7 @@ def task_view(columns: Sequence[Any]) -> TaskView:
         status_name,
         status_category,
         position,
+        label_codes,
     ) = columns[:_WIDTH]
     return {
         "id": task_id,
@@ -127,7 +128,7 @@ def task_view(columns: Sequence[Any]) -> TaskView:
         "comment_count": comment_count,
         "parent_id": parent_id,
         "subtask_counts": {"total": subtask_total or 0, "done": subtask_done or 0},
-        "labels": [],
+        "labels": decode_labels(label_codes),  # type: ignore[typeddict-item]
         "status": {"id": status_id, "name": status_name, "category": status_category},
         "position": position,
     }

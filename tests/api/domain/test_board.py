@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from tests.factories import DomainFactory
 from tests.support import sql
 from tests.support.api import assert_error, error_locs
+from tests.support.labels import new_label, patch_task
 from tests.support.statuses import board_order, board_url, status_named, stored_tasks
 from tests.support.tasks import TASKS
 
@@ -156,6 +157,10 @@ async def test_board_shows_statuses_in_order_with_their_first_tasks_and_totals(
     doing = await status_named(sessionmaker, project, "In progress")
     waiting = await make.tasks(project, 4)
     busy = await make.tasks(project, 1, status_id=doing.id)
+    # A card shows its labels, as the task does wherever it is read.
+    label = await new_label(client, make.headers(owner), project, "urgent")
+    labelled = await patch_task(client, make.headers(owner), waiting[0].id, label_ids=[label["id"]])
+    assert labelled.status_code == 200, labelled.text
 
     response = await client.get(
         board_url(project.id), params={"limit": 2}, headers=make.headers(owner)
@@ -175,6 +180,7 @@ async def test_board_shows_statuses_in_order_with_their_first_tasks_and_totals(
     assert columns[2]["tasks"] == []
     one = await client.get(f"{TASKS}/{waiting[0].id}", headers=make.headers(owner))
     assert columns[0]["tasks"][0] == one.json()
+    assert [card_label["name"] for card_label in one.json()["labels"]] == ["urgent"]
 
 
 async def test_board_refuses_the_unseen_the_unauthenticated_and_bad_limits(

@@ -304,7 +304,7 @@ async def test_a_list_of_many_labelled_tasks_takes_as_many_statements_as_a_list_
     assert (len(small), len(response.json())) == (2, 22)
     assert all(len(task["labels"]) == 3 for task in response.json())
     assert len(few) == len(many), (few, many)
-    assert len(few) <= 5, few
+    assert len(few) <= 2, few  # the caller, then the page with its labels
 
 
 async def test_reading_one_labelled_task_takes_a_fixed_number_of_statements(
@@ -321,7 +321,7 @@ async def test_reading_one_labelled_task_takes_a_fixed_number_of_statements(
         response = await client.get(f"{TASKS}/{task['id']}", headers=headers)
 
     assert len(response.json()["labels"]) == 5
-    assert len(seen) <= 3, seen
+    assert len(seen) <= 2, seen  # the caller, then the task with its labels
 
 
 async def test_a_change_answers_the_labels_whatever_their_names(
