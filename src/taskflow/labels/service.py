@@ -182,8 +182,8 @@ def decode_labels(code: str | None) -> list[LabelRef]:
         labels.append(
             {
                 "id": int(code[position:id_end]),
-                "color": code[length_end + 1 : color_end],
                 "name": code[color_end : color_end + length],
+                "color": code[length_end + 1 : color_end],
             }
         )
         position = color_end + length + 1  # past the ","

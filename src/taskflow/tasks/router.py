@@ -3,7 +3,6 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import Depends, Path, Query, status
-from pydantic import TypeAdapter
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -38,10 +37,9 @@ from taskflow.tasks.schemas import (
     TaskRead,
     TaskUpdate,
 )
-from taskflow.tasks.views import TaskView
+from taskflow.tasks.views import TaskView, tasks_json
 
 router = DomainRouter(prefix="/tasks", tags=["tasks"])
-TASK_LIST = TypeAdapter(list[TaskRead])
 
 # Task routes never use the caller's user row: the cached principal serves writes too.
 Reader = Annotated[Principal, authorized(Scope.TASKS_READ, from_cache=True)]
@@ -135,7 +133,7 @@ async def list_tasks(
     set_keyset_page_headers(
         request, response, page=page, total=found.total, next_cursor=found.next_cursor
     )
-    return TASK_LIST.dump_json(TASK_LIST.validate_python(found.tasks))
+    return tasks_json(found.tasks)
 
 
 @router.post(

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Any, TypedDict
+from typing import Annotated, Any
+
+from pydantic import Field, TypeAdapter
+from typing_extensions import TypedDict  # pydantic reads these on Python 3.11
 
 from taskflow.labels.service import decode_labels
 from taskflow.tasks.queries import VIEW_COLUMN_NAMES
@@ -47,7 +50,7 @@ class StatusRef(TypedDict):
 
 
 class TaskView(TypedDict):
-    """The data of TaskRead, plus the version its ETag names."""
+    """The data of TaskRead, in its order, plus the version its ETag names."""
 
     id: int
     title: str
@@ -56,18 +59,29 @@ class TaskView(TypedDict):
     is_completed: bool
     completed_at: datetime | None
     due_date: datetime | None
-    created_at: datetime
-    updated_at: datetime
-    version: int
     project: ProjectRef
     assignee: PersonRef | None
     created_by: PersonRef
     comment_count: int
+    created_at: datetime
+    updated_at: datetime
     parent_id: int | None
     subtask_counts: SubtaskCounts
     labels: list[LabelRef]
     status: StatusRef
     position: str
+    version: Annotated[int, Field(exclude=True)]  # in the ETag, not the body
+
+
+# Task views as JSON, as TaskRead shows them, without building a TaskRead of each: the list
+# answers many, and the view is already typed (tests/unit/test_task_views.py holds the two
+# to the same JSON).
+_TASK_VIEWS = TypeAdapter(list[TaskView])
+
+
+def tasks_json(tasks: list[TaskView]) -> bytes:
+    """The JSON array of these tasks, each as TaskRead shows it."""
+    return _TASK_VIEWS.dump_json(tasks)
 
 
 _WIDTH = len(VIEW_COLUMN_NAMES)
@@ -117,20 +131,20 @@ def task_view(columns: Sequence[Any]) -> TaskView:
         "is_completed": is_completed,
         "completed_at": completed_at,
         "due_date": due_date,
-        "created_at": created_at,
-        "updated_at": updated_at,
-        "version": version,
         "project": {"id": project_id, "name": project_name},
         "assignee": None
         if assignee_id is None
         else {"id": assignee_id, "email": assignee_email, "full_name": assignee_full_name},
         "created_by": {"id": created_by_id, "email": creator_email, "full_name": creator_full_name},
         "comment_count": comment_count,
+        "created_at": created_at,
+        "updated_at": updated_at,
         "parent_id": parent_id,
         "subtask_counts": {"total": subtask_total or 0, "done": subtask_done or 0},
         "labels": decode_labels(label_codes),  # type: ignore[typeddict-item]
         "status": {"id": status_id, "name": status_name, "category": status_category},
         "position": position,
+        "version": version,
     }
 
 
