@@ -7,11 +7,12 @@ belongs to the target project."""
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import pytest
 from fastapi import FastAPI
 from httpx import AsyncClient
-from sqlalchemy import text, update
+from sqlalchemy import event, text, update
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
     AsyncSession,
@@ -65,6 +66,50 @@ async def test_a_task_create_and_change_run_each_statement_alone_with_its_event(
 
 
 @pytest.mark.postgres
+@pytest.mark.settings(redis_url="from-fixture")
+async def test_a_change_that_lost_a_race_lands_under_the_lock_with_its_event_in_one_statement(
+    app: FastAPI, client: AsyncClient, make: DomainFactory
+) -> None:
+    owner = await make()
+    task = await make.task(await make.project(owner), title="Contended")
+    headers = make.headers(owner)
+    await client.get("/api/v1/users/me", headers=headers)  # the caller is cached
+    engine = app.state.database.engine.sync_engine
+    raced: list[str] = []
+
+    def another_change_lands_first(conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        # Right before the first write: another request's change of the task commits.
+        if statement.startswith("WITH") and not raced:
+            raced.append(statement)
+            conn.execute(
+                text("UPDATE tasks SET version = version + 1 WHERE id = :id"), {"id": task.id}
+            )
+
+    event.listen(engine, "before_cursor_execute", another_change_lands_first)
+    try:
+        with statements_in_transaction(app) as statements:
+            changed = await client.patch(
+                f"{TASKS}/{task.id}", json={"priority": 1}, headers=headers
+            )
+    finally:
+        event.remove(engine, "before_cursor_execute", another_change_lands_first)
+
+    assert changed.status_code == 200, changed.text
+    assert changed.json()["priority"] == 1
+    assert statements == [
+        ("SELECT", False),  # the task, as the caller sees it
+        ("UPDATE", False),  # (the other change)
+        ("WITH", False),  # the change, which finds another version: nothing written
+        ("SELECT", True),  # the task row locked
+        ("SELECT", True),  # read again, as the change before left it
+        ("WITH", True),  # the UPDATE and its event, in one statement under the lock
+    ]
+    history = await client.get(f"{TASKS}/{task.id}/activity", headers=headers)
+    # One event: the attempt that found another version wrote none.
+    assert [event["type"] for event in history.json()] == ["task.updated"]
+
+
+@pytest.mark.postgres
 async def test_a_task_create_joins_the_transaction_of_its_idempotency_key(
     app: FastAPI, client: AsyncClient, make: DomainFactory
 ) -> None:
@@ -80,7 +125,8 @@ async def test_a_task_create_joins_the_transaction_of_its_idempotency_key(
         )
 
     assert created.status_code == 201, created.text
-    assert ("INSERT", True) in statements, statements
+    assert ("INSERT", True) in statements, statements  # the key
+    assert ("WITH", True) in statements, statements  # the task and its event
     assert all(inside for _, inside in statements), statements
 
 

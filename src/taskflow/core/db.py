@@ -300,10 +300,12 @@ async def statement_connection(session: AsyncSession) -> AsyncConnection:
     return await session.connection(execution_options={"isolation_level": AUTOCOMMIT})
 
 
-def is_statement_by_statement(session: AsyncSession) -> bool:
-    """Whether the session works statement by statement (see statement_connection): then
-    what must commit with a write has to be part of the write's own statement."""
-    return bool(session.info.get(_STATEMENT_BY_STATEMENT))
+def writes_in_one_statement(session: AsyncSession) -> bool:
+    """Whether what a write causes (its activity event) can ride in the write's own
+    statement: PostgreSQL's data-modifying CTEs. Then it does, inside a transaction or not,
+    so a change made under a lock holds it one round trip less. Working statement by
+    statement (statement_connection) needs it."""
+    return session.get_bind().dialect.name == "postgresql"
 
 
 async def lock_rows(session: AsyncSession, query: Any, parameters: dict[str, Any]) -> Any:

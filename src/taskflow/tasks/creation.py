@@ -14,7 +14,7 @@ from taskflow.activity import service as activity
 from taskflow.activity.queries import event_parameters
 from taskflow.core import clock
 from taskflow.core.cache import touch
-from taskflow.core.db import begin_transaction, is_statement_by_statement
+from taskflow.core.db import begin_transaction, writes_in_one_statement
 from taskflow.core.errors import Conflict
 from taskflow.core.etag import CHANGED_MEANWHILE
 from taskflow.identity.principal import Principal
@@ -69,7 +69,7 @@ async def create_task(
         project_id=project_id,
         changes={"title": [None, title]},
     )
-    folded = is_statement_by_statement(session)
+    folded = writes_in_one_statement(session)
     now = clock.now()
     place = await _place_new(connection, principal, project_id, status_id)
     values: dict[str, Any] = {

@@ -20,9 +20,9 @@ from taskflow.core.cache import touch
 from taskflow.core.db import (
     RowLock,
     begin_transaction,
-    is_statement_by_statement,
     lock_rows,
     statement_connection,
+    writes_in_one_statement,
 )
 from taskflow.core.errors import Conflict, NotFound, PreconditionFailed, UnprocessableEntity
 from taskflow.core.etag import CHANGED_MEANWHILE, check_if_match
@@ -326,7 +326,7 @@ async def _write_if_unchanged(
     statement by statement, else in its transaction. TaskChangedMeanwhile when the task was
     changed or deleted since it was read."""
     event = activity.task_event_row(actor_id=principal.user.id, before=access.task, after=after)
-    folded = event is not None and is_statement_by_statement(session)
+    folded = event is not None and writes_in_one_statement(session)
     parameters = {f"new_{name}": value for name, value in values.items()}
     parameters |= {TASK_ID: access.task["id"], READ_VERSION: access.task["version"]}
     columns = tuple(sorted(values))
