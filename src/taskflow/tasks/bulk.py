@@ -7,23 +7,22 @@ import functools
 from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Select, bindparam, case, func, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Select, bindparam, case, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from taskflow.activity import service as activity
 from taskflow.core import clock
 from taskflow.core.cache import touch
 from taskflow.core.db import BigIntId, RowLock, locked
-from taskflow.core.errors import Conflict, Forbidden, NotFound, UnprocessableEntity
+from taskflow.core.errors import Forbidden, NotFound, UnprocessableEntity
 from taskflow.identity.principal import Principal
 from taskflow.labels import service as labels_service
 from taskflow.projects import service as projects_service
 from taskflow.projects.models import Project
 from taskflow.projects.policy import ProjectArchived, ProjectRole, may_write_tasks
 from taskflow.projects.queries import assignable
-from taskflow.statuses import ranks
 from taskflow.statuses.models import Status, StatusCategory
+from taskflow.tasks import ordering
 from taskflow.tasks.models import Task
 from taskflow.tasks.queries import TASK_VIEWS_BY_IDS, visible_tasks, with_view_columns
 from taskflow.tasks.views import task_view
@@ -59,21 +58,6 @@ _PROJECTS_ASSIGNABLE = select(Project.id).where(
 
 _STATUS = select(Status.project_id, Status.category).where(
     Status.id == bindparam("status_id", type_=BigIntId)
-)
-_STATUSES_OF = (
-    select(Status.id, Status.project_id, Status.category, Status.position)
-    .where(Status.project_id.in_(bindparam("project_ids", expanding=True)))
-    .order_by(Status.project_id, Status.position, Status.id)
-)
-_LAST_KEYS = (
-    select(Task.status_id, func.max(Task.position))
-    .where(Task.status_id.in_(bindparam("status_ids", expanding=True)))
-    .group_by(Task.status_id)
-)
-_SET_PLACE = (
-    update(Task)
-    .where(Task.id == bindparam("b_id", type_=BigIntId))
-    .values(status_id=bindparam("b_status_id", type_=BigIntId), position=bindparam("b_position"))
 )
 
 
@@ -183,7 +167,8 @@ async def _to_status(session: AsyncSession, status_id: int, rows: Sequence[Any])
             "The status must be a status of the project of every task",
             loc=("body", "update_data", "status_id"),
         )
-    await _place_at_end(session, {row.id: status_id for row in rows if row.status_id != status_id})
+    moving = sorted((row.id, status_id) for row in rows if row.status_id != status_id)
+    await ordering.place_at_end(await session.connection(), moving)
     return bool(status.category == StatusCategory.DONE)
 
 
@@ -193,44 +178,12 @@ async def _to_first_status(session: AsyncSession, rows: Sequence[Any], *, done: 
     moving = [row for row in rows if (row.status_category == StatusCategory.DONE) != done]
     if not moving:
         return
-    project_ids = sorted({row.project_id for row in moving})
-    statuses = (await session.execute(_STATUSES_OF, {"project_ids": project_ids})).all()
-    first: dict[int, int] = {}
-    for project_id in project_ids:
-        fitting = [
-            status
-            for status in statuses  # in board order
-            if status.project_id == project_id and (status.category == StatusCategory.DONE) == done
-        ]
-        if not done:  # a todo status first, then the others not done (a stable sort)
-            fitting.sort(key=lambda status: status.category != StatusCategory.TODO)
-        first[project_id] = fitting[0].id
-    await _place_at_end(session, {row.id: first[row.project_id] for row in moving})
-
-
-async def _place_at_end(session: AsyncSession, target_of: Mapping[int, int]) -> None:
-    """Move each task to the end of its target status, in id order: one read of the
-    statuses' last keys, one statement for every task."""
-    if not target_of:
-        return
-    targets = sorted(set(target_of.values()))
-    rows = (await session.execute(_LAST_KEYS, {"status_ids": targets})).all()
-    last: dict[int, str] = {row[0]: row[1] for row in rows}
-    keys: dict[int, list[str]] = {
-        status_id: ranks.after_all(
-            last.get(status_id), sum(1 for t in target_of.values() if t == status_id)
-        )
-        for status_id in targets
-    }
-    placed = [
-        {"b_id": task_id, "b_status_id": status_id, "b_position": keys[status_id].pop(0)}
-        for task_id, status_id in sorted(target_of.items())
-    ]
     connection = await session.connection()
-    try:
-        await connection.execute(_SET_PLACE, placed)
-    except IntegrityError as error:  # the status was deleted since it was read
-        raise Conflict("The board changed meanwhile; send the update again") from error
+    kind = ordering.DONE if done else ordering.TODO
+    first = await ordering.first_status_ids(connection, {row.project_id for row in moving}, kind)
+    await ordering.place_at_end(
+        connection, sorted((row.id, first[row.project_id]) for row in moving)
+    )
 
 
 async def _ensure_assignable_everywhere(

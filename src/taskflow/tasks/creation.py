@@ -131,8 +131,7 @@ async def _place_new(
 ) -> ordering.Placement:
     """Where a new task goes; when the project has no such status, why it cannot be created
     (404, 403, 409 for the project, else 422 for the status)."""
-    kind = ordering.NOT_DONE if status_id is None else ordering.GIVEN
-    place = await ordering.at_end(connection, project_id=project_id, kind=kind, status_id=status_id)
+    place = await ordering.at_end(connection, project_id=project_id, status_id=status_id)
     if place is None:
         await _refuse_create(connection, principal, project_id, None)
         raise ordering.status_refused("body", "status_id")

@@ -7,18 +7,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from taskflow.activity import service as activity
 from taskflow.core import clock
 from taskflow.core.cache import touch
-from taskflow.core.db import BigIntId, RowLock
+from taskflow.core.db import RowLock
 from taskflow.identity.principal import Principal
 from taskflow.labels import service as labels_service
 from taskflow.projects import service as projects_service
 from taskflow.projects.policy import ensure_can_write_tasks
-from taskflow.statuses import ranks
 from taskflow.statuses.models import Status
 from taskflow.tasks import ordering, queries, subtasks
 from taskflow.tasks.models import Task
@@ -34,11 +33,6 @@ _CATEGORIES = (
     .join(Status, Status.id == Task.status_id)
     .where(Task.id.in_(bindparam("ids", expanding=True)))
     .order_by(Status.position, Task.position, Task.id)
-)
-_SET_PLACE = (
-    update(Task)
-    .where(Task.id == bindparam("b_id", type_=BigIntId))
-    .values(status_id=bindparam("b_status_id", type_=BigIntId), position=bindparam("b_position"))
 )
 
 
@@ -125,46 +119,30 @@ async def _status_to_move_to(
     if status_id is None and project_id == task["project"]["id"]:
         status_id = task["status"]["id"]
     if status_id is not None:
-        place = await ordering.at_end(
-            connection, project_id=project_id, kind=ordering.GIVEN, status_id=status_id
-        )
-        if place is None:
-            raise ordering.status_refused("body", "status_id")
-        return place
-    return await _first_of_category(connection, project_id, task["status"]["category"])
-
-
-async def _first_of_category(
-    connection: AsyncConnection, project_id: int, category: str
-) -> ordering.Placement:
-    """The end of the project's first status of the category, else of its first not done."""
-    same = await ordering.at_end(connection, project_id=project_id, kind=category)
-    if same is not None:
-        return same
-    first = await ordering.at_end(connection, project_id=project_id, kind=ordering.NOT_DONE)
-    assert first is not None, "every project keeps a status that is not done"  # noqa: S101
-    return first
+        place = await ordering.at_end(connection, project_id=project_id, status_id=status_id)
+    else:
+        kind = ordering.same_category(task["status"]["category"])
+        place = await ordering.at_end(connection, project_id=project_id, kind=kind)
+    if place is None:  # a given status of another project (every project has each kind)
+        raise ordering.status_refused("body", "status_id")
+    return place
 
 
 async def _place_subtasks(
     connection: AsyncConnection, subtask_ids: Sequence[int], project_id: int
 ) -> None:
-    """Send the subtasks of a task moving to the project to the end of its status of their
-    category (or its first not done), in their board order: one read per category, one
-    statement for all. Their completion stays: a done status maps to a done one."""
+    """Send the subtasks of a task moving to the project to the end of its first status of
+    their category (or its first not done), in their board order, in three statements
+    whatever their number. Their completion stays: a done status maps to a done one."""
     if not subtask_ids:
         return
     rows = (await connection.execute(_CATEGORIES, {"ids": list(subtask_ids)})).all()
-    placed: list[dict[str, Any]] = []
-    for category in dict.fromkeys(row.category for row in rows):
-        ids = [row.id for row in rows if row.category == category]
-        end = await _first_of_category(connection, project_id, category)
-        keys = [end.position, *ranks.after_all(end.position, len(ids) - 1)]
-        placed += [
-            {"b_id": task_id, "b_status_id": end.status_id, "b_position": key}
-            for task_id, key in zip(ids, keys, strict=True)
-        ]
-    await connection.execute(_SET_PLACE, placed)
+    statuses = (await ordering.statuses_of(connection, [project_id]))[project_id]
+    target = {
+        category: ordering.same_category(category).first_id(statuses)
+        for category in {row.category for row in rows}
+    }
+    await ordering.place_at_end(connection, [(row.id, target[row.category]) for row in rows])
 
 
 async def _assignee_stays(

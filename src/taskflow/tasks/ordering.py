@@ -10,10 +10,12 @@ same moment), where the status's keys are spread again first.
 from __future__ import annotations
 
 import functools
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import Select, and_, bindparam, case, func, or_, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from taskflow.core import clock
@@ -26,6 +28,14 @@ from taskflow.tasks.models import Task
 _PROJECT = bindparam("project_id", type_=BigIntId)
 _STATUS = bindparam("status_id", type_=BigIntId)
 _DONE = StatusCategory.DONE.value
+
+
+class _HasCategory(Protocol):
+    @property
+    def category(self) -> str: ...
+
+
+_S = TypeVar("_S", bound=_HasCategory)
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +61,40 @@ class Placement:
         }
 
 
+@dataclass(frozen=True, slots=True)
+class Kind:
+    """Which status of a project a task goes to when none is named: the first, in board
+    order, of those whose category is one of `categories`, one of `preferred` first."""
+
+    categories: tuple[str, ...]
+    preferred: str | None = None
+
+    def first_of(self, statuses: Iterable[_S]) -> _S | None:
+        """The status of this kind among a project's statuses, given in board order."""
+        fitting = (status for status in statuses if status.category in self.categories)
+        # min keeps the first of equals: board order among the preferred, then the rest.
+        return min(fitting, key=lambda status: status.category != self.preferred, default=None)
+
+    def first_id(self, statuses: Iterable[Any]) -> int:
+        """first_of's id, among all the statuses of a project (which has one of every kind:
+        a done one and one that is not, statuses.service keeps it so)."""
+        status = self.first_of(statuses)
+        assert status is not None, "every project keeps a done and a not done status"  # noqa: S101
+        return int(status.id)
+
+
+_NOT_DONE = (StatusCategory.TODO.value, StatusCategory.IN_PROGRESS.value)
+NOT_DONE = Kind(_NOT_DONE)  # where a new task goes
+DONE = Kind((_DONE,))  # where completing a task sends it
+TODO = Kind(_NOT_DONE, preferred=StatusCategory.TODO.value)  # where reopening sends it
+
+
+def same_category(category: str) -> Kind:
+    """Where a task moved to another project goes: the first status of its category there,
+    else the first not done (every project keeps a done one)."""
+    return DONE if category == _DONE else Kind(_NOT_DONE, preferred=category)
+
+
 def _status_with_last_key(*conditions: Any, order: tuple[Any, ...] = ()) -> Select[Any]:
     """The first status of project `project_id` that matches, with its last rank key."""
     last = select(func.max(Task.position)).where(Task.status_id == Status.id).scalar_subquery()
@@ -62,22 +106,19 @@ def _status_with_last_key(*conditions: Any, order: tuple[Any, ...] = ()) -> Sele
     )
 
 
-# Kinds of status a task may be sent to: a given one, or the first of a kind (a category
-# names the first status of that category).
-GIVEN, NOT_DONE, DONE, TODO = "given", "not_done", "done", "todo"
-_STATEMENTS = {
-    StatusCategory.IN_PROGRESS.value: _status_with_last_key(
-        Status.category == StatusCategory.IN_PROGRESS.value
-    ),
-    GIVEN: _status_with_last_key(Status.id == _STATUS),
-    NOT_DONE: _status_with_last_key(Status.category != _DONE),
-    DONE: _status_with_last_key(Status.category == _DONE),
-    # The first todo status; without one, the first that is not done.
-    TODO: _status_with_last_key(
-        Status.category != _DONE,
-        order=(case((Status.category == StatusCategory.TODO.value, 0), else_=1),),
-    ),
-}
+_GIVEN = _status_with_last_key(Status.id == _STATUS)
+
+
+@functools.cache
+def _first_of_kind(kind: Kind) -> Select[Any]:
+    """Kind.first_of as SQL. One comparison per category, bound like any value (IN would be
+    expanded at every execution)."""
+    order = (
+        () if kind.preferred is None else (case((Status.category == kind.preferred, 0), else_=1),)
+    )
+    return _status_with_last_key(
+        or_(*(Status.category == category for category in kind.categories)), order=order
+    )
 
 
 def status_refused(*loc: str) -> UnprocessableEntity:
@@ -85,14 +126,20 @@ def status_refused(*loc: str) -> UnprocessableEntity:
 
 
 async def at_end(
-    connection: AsyncConnection, *, project_id: int, kind: str, status_id: int | None = None
+    connection: AsyncConnection,
+    *,
+    project_id: int,
+    kind: Kind = NOT_DONE,
+    status_id: int | None = None,
 ) -> Placement | None:
-    """The end of a status of the project: `status_id` (kind GIVEN) or the first of `kind`.
-    None when the project has no such status."""
+    """The end of a status of the project: `status_id` when given, else the first of
+    `kind`. None when the project has no such status."""
     parameters: dict[str, Any] = {"project_id": project_id}
-    if kind == GIVEN:
+    statement = _first_of_kind(kind)
+    if status_id is not None:
         parameters["status_id"] = status_id
-    row = (await connection.execute(_STATEMENTS[kind], parameters)).first()
+        statement = _GIVEN
+    row = (await connection.execute(statement, parameters)).first()
     if row is None:
         return None
     return Placement(row.id, row.name, row.category, ranks.between(row.last_key, None))
@@ -106,6 +153,70 @@ def completion(placement: Placement, *, was_completed: bool) -> dict[str, Any]:
     if was_completed:
         return {"is_completed": True}
     return {"is_completed": True, "completed_at": clock.now()}
+
+
+# --- many tasks at the end of their statuses ---------------------------------------------
+
+# The statuses of these projects, each project's in board order.
+_STATUSES_OF = (
+    select(Status.id, Status.project_id, Status.category)
+    .where(Status.project_id.in_(bindparam("project_ids", expanding=True)))
+    .order_by(Status.project_id, Status.position, Status.id)
+)
+_LAST_KEYS = (
+    select(Task.status_id, func.max(Task.position))
+    .where(Task.status_id.in_(bindparam("status_ids", expanding=True)))
+    .group_by(Task.status_id)
+)
+_SET_PLACE = (
+    update(Task)
+    .where(Task.id == bindparam("b_id", type_=BigIntId))
+    .values(status_id=bindparam("b_status_id", type_=BigIntId), position=bindparam("b_position"))
+)
+
+
+async def statuses_of(
+    connection: AsyncConnection, project_ids: Collection[int]
+) -> dict[int, list[Any]]:
+    """The statuses (id, project_id, category) of each of these projects, in board order."""
+    rows = await connection.execute(_STATUSES_OF, {"project_ids": sorted(project_ids)})
+    found: dict[int, list[Any]] = {project_id: [] for project_id in project_ids}
+    for row in rows:
+        found[row.project_id].append(row)
+    return found
+
+
+async def first_status_ids(
+    connection: AsyncConnection, project_ids: Collection[int], kind: Kind
+) -> dict[int, int]:
+    """The id of the first status of `kind` of each of these projects, in one statement."""
+    statuses = await statuses_of(connection, project_ids)
+    return {project_id: kind.first_id(of_project) for project_id, of_project in statuses.items()}
+
+
+async def place_at_end(connection: AsyncConnection, targets: Sequence[tuple[int, int]]) -> None:
+    """Send each task of (task_id, status_id) to the end of that status, in the order given:
+    one read of the statuses' last keys, one statement for every task. 409 when a status
+    was deleted since it was read."""
+    if not targets:
+        return
+    status_ids = sorted({status_id for _, status_id in targets})
+    rows = await connection.execute(_LAST_KEYS, {"status_ids": status_ids})
+    last: dict[int, str] = {row[0]: row[1] for row in rows}
+    keys = {
+        status_id: iter(
+            ranks.after_all(last.get(status_id), sum(1 for _, s in targets if s == status_id))
+        )
+        for status_id in status_ids
+    }
+    placed = [
+        {"b_id": task_id, "b_status_id": status_id, "b_position": next(keys[status_id])}
+        for task_id, status_id in targets
+    ]
+    try:
+        await connection.execute(_SET_PLACE, placed)
+    except IntegrityError as error:
+        raise Conflict("The board changed meanwhile; send the change again") from error
 
 
 # --- between two tasks ------------------------------------------------------------------

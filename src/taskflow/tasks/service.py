@@ -300,7 +300,7 @@ async def _new_place(
         if changes["status_id"] == status["id"]:
             return None
         place = await ordering.at_end(
-            connection, project_id=project_id, kind=ordering.GIVEN, status_id=changes["status_id"]
+            connection, project_id=project_id, status_id=changes["status_id"]
         )
         if place is None:
             raise ordering.status_refused("body", "status_id")

@@ -8,6 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from tests.factories import DomainFactory
 from tests.support.api import assert_error
 from tests.support.labels import label_names, new_label, new_task, stored_label_ids, stored_tasks
+from tests.support.statuses import status_named, stored_statuses
 from tests.support.tasks import TASKS
 
 
@@ -63,8 +64,12 @@ async def test_a_move_takes_the_whole_subtree_with_its_labels(
     label = await new_label(client, headers, source, "shared")
     target_label = await new_label(client, headers, target, "Shared")
     top = await new_task(client, headers, source)
-    child = await new_task(client, headers, source, parent_id=top["id"], label_ids=[label["id"]])
-    grandchild = await new_task(client, headers, source, parent_id=child["id"])
+    doing = await status_named(sessionmaker, source, "In progress")
+    done = await status_named(sessionmaker, source, "Done")
+    child = await new_task(
+        client, headers, source, parent_id=top["id"], label_ids=[label["id"]], status_id=doing.id
+    )
+    grandchild = await new_task(client, headers, source, parent_id=child["id"], status_id=done.id)
     stays = await new_task(client, headers, source)
 
     response = await _move(client, headers, top["id"], target.id)
@@ -80,6 +85,11 @@ async def test_a_move_takes_the_whole_subtree_with_its_labels(
     }
     assert stored[child["id"]].parent_id == top["id"]
     assert stored[grandchild["id"]].parent_id == child["id"]
+    # Each subtask lands in the target's status of the category it was in, done stays done.
+    there = {s.id: (s.name, s.category) for s in await stored_statuses(sessionmaker, target.id)}
+    assert there[stored[child["id"]].status_id] == ("In progress", "in_progress")
+    assert there[stored[grandchild["id"]].status_id] == ("Done", "done")
+    assert stored[grandchild["id"]].is_completed
     assert await stored_label_ids(sessionmaker, child["id"]) == {target_label["id"]}
     read = await client.get(f"{TASKS}/{grandchild['id']}", headers=headers)
     assert read.json()["project"]["id"] == target.id
