@@ -137,6 +137,10 @@ def _comparable(
     return compared
 
 
+# The fields that say where a task is: a change of one of them is a move.
+_PLACE = frozenset({"project_id", "status_id", "position"})
+
+
 def task_change(before: Mapping[str, Any], after: Mapping[str, Any]) -> tuple[str, Changes] | None:
     """The type and changes of the event a task's write makes, from its view before and
     after: `task.completed` or `task.reopened` when is_completed flips, `task.moved` when
@@ -153,9 +157,6 @@ def task_change(before: Mapping[str, Any], after: Mapping[str, Any]) -> tuple[st
     if _PLACE & changes.keys():
         return "task.moved", changes
     return "task.updated", changes
-
-
-_PLACE = frozenset({"project_id", "status_id", "position"})
 
 
 def task_event_row(
