@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from sqlalchemy import ForeignKey, Index, String, func
+from sqlalchemy import ForeignKey, Index, String, func, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from taskflow.core.db import Base, BigIntId
@@ -17,6 +17,8 @@ class Label(Base):
     project_id: Mapped[int] = mapped_column(BigIntId, ForeignKey("projects.id", ondelete="CASCADE"))
     name: Mapped[str] = mapped_column(String(MAX_LABEL_NAME))
     color: Mapped[str] = mapped_column(String(7))
+    # One more on every change: the ETag, what If-Match names (bumped under the row's lock).
+    version: Mapped[int] = mapped_column(default=1, server_default=text("1"))
 
 
 # Unique per project case-insensitively; also serves "the labels of a project, by name".

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String, func
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, func, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from taskflow.core.db import Base, BigIntId
@@ -39,6 +39,9 @@ class Status(Base):
     category: Mapped[str] = mapped_column(String(16))
     position: Mapped[int] = mapped_column(default=0)
     color: Mapped[str | None] = mapped_column(String(7), default=None)
+    # One more on every change of the row, its position included: the ETag, what If-Match
+    # names. The service bumps it under the project's lock.
+    version: Mapped[int] = mapped_column(default=1, server_default=text("1"))
 
 
 # Names are unique per project case-insensitively: an expression index works on both databases.
