@@ -1,11 +1,12 @@
-"""Races on a project's statuses: reorders, deletes, and moves of tasks on the board."""
+"""Races on a project's statuses: reorders, deletes, moves of tasks on the board, and changes
+naming one version of a status."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from tests.race.conftest import RaceServer
-from tests.support.race import assert_statuses, delete, patch, post, race
+from tests.support.race import assert_one_winner, assert_statuses, delete, patch, post, race
 
 N = 12
 
@@ -159,3 +160,24 @@ async def test_creates_racing_a_status_delete_leave_no_task_behind(
     created = {a.json()["id"] for a in answers if a.status_code == 201}
     assert created <= {t["id"] for t in listed.json()}
     assert {t["status"]["id"] for t in listed.json()} <= {doing["id"], statuses[2]["id"]}
+
+
+async def test_patches_naming_one_version_of_a_status_let_exactly_one_through(
+    race_server: RaceServer,
+) -> None:
+    make = race_server.make
+    owner = await make()
+    project = await make.project(owner)
+    headers = make.headers(owner)
+    todo = (await _statuses(race_server, project.id, headers))[0]
+    url = f"/api/v1/projects/{project.id}/statuses/{todo['id']}"
+    read = {**headers, "If-Match": '"1"'}
+
+    answers = await race(
+        race_server.url,
+        [patch(url, read, {"name": f"Open {i}", "position": i % 3}) for i in range(N)],
+    )
+
+    # An empty change answers the status as it is, with its ETag (the list carries none).
+    (final,) = await race(race_server.url, [patch(url, headers, {})])
+    assert_one_winner(answers, final, "name")

@@ -1,6 +1,6 @@
-"""What API tests do and check again and again: the error envelope, logging in and the other
-auth flows, bearer and API key headers, Link headers, validation errors, stored users and the
-structured log events of a request."""
+"""What API tests do and check again and again: the error envelope, ETags and If-Match,
+logging in and the other auth flows, bearer and API key headers, Link headers, validation
+errors, stored users and the structured log events of a request."""
 
 from __future__ import annotations
 
@@ -57,6 +57,30 @@ def error_locs(response: Response) -> list[list[Any]]:
     """The field locations a 422 validation error names."""
     body = assert_error(response, 422, "validation_error")
     return [item["loc"] for item in body["detail"]]
+
+
+# --- ETags and If-Match -------------------------------------------------------------------
+
+
+def if_match(headers: dict[str, str], tag: str) -> dict[str, str]:
+    """The headers, with If-Match: `tag`."""
+    return {**headers, "If-Match": tag}
+
+
+def etag_of(response: Response, status: int) -> str:
+    """The response has this status; returns its ETag."""
+    assert response.status_code == status, response.text
+    return response.headers["ETag"]
+
+
+async def patch_and_delete(
+    client: AsyncClient, url: str, headers: dict[str, str], change: dict[str, Any]
+) -> list[Response]:
+    """A PATCH of `url` with `change`, then a DELETE of it, both with these headers."""
+    return [
+        await client.patch(url, json=change, headers=headers),
+        await client.delete(url, headers=headers),
+    ]
 
 
 # --- credentials --------------------------------------------------------------------------

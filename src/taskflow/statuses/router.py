@@ -6,20 +6,28 @@ from fastapi import Query, status
 from starlette.requests import Request
 from starlette.responses import Response
 
-from taskflow.core.deps import DomainRouter, SessionDep, created_location
+from taskflow.core.deps import DomainRouter, IfMatch, SessionDep, created_location
 from taskflow.core.errors import error_responses
-from taskflow.core.idempotency import CREATED_HEADERS_DOC
+from taskflow.core.etag import etag
+from taskflow.core.idempotency import CREATED_HEADERS_DOC, ETAG_HEADER_DOC
 from taskflow.core.types import MAX_ID
 from taskflow.identity.dependencies import authorized
 from taskflow.identity.principal import Principal, Scope
 from taskflow.statuses import service
 from taskflow.statuses.dependencies import ProjectId, StatusId
+from taskflow.statuses.models import Status
 from taskflow.statuses.schemas import StatusCreate, StatusRead, StatusUpdate
 
 router = DomainRouter(prefix="/projects", tags=["statuses"])
 
 Reader = Annotated[Principal, authorized(Scope.PROJECTS_READ)]
 Writer = Annotated[Principal, authorized(Scope.PROJECTS_WRITE)]
+
+
+def _read(response: Response, status_row: Status) -> StatusRead:
+    """A status as answered, with the ETag of its version (the list carries none)."""
+    response.headers["ETag"] = etag(status_row.version)
+    return StatusRead.model_validate(status_row)
 
 
 @router.get(
@@ -62,13 +70,13 @@ async def create_status(
         position=body.position,
     )
     response.headers["Location"] = created_location(request, created.id)
-    return StatusRead.model_validate(created)
+    return _read(response, created)
 
 
 @router.patch(
     "/{project_id:int}/statuses/{status_id:int}",
     response_model=StatusRead,
-    responses=error_responses(401, 403, 404, 409, 422),
+    responses={200: {"headers": ETAG_HEADER_DOC}, **error_responses(401, 403, 404, 409, 412, 422)},
     summary="Rename, recategorise, recolour or move a status (the others are renumbered)",
 )
 async def update_status(
@@ -77,6 +85,8 @@ async def update_status(
     body: StatusUpdate,
     principal: Writer,
     session: SessionDep,
+    response: Response,
+    if_match: IfMatch = None,
 ) -> StatusRead:
     changed = await service.update_status(
         session=session,
@@ -84,14 +94,15 @@ async def update_status(
         project_id=project_id,
         status_id=status_id,
         changes=body.model_dump(exclude_unset=True),
+        if_match=if_match,
     )
-    return StatusRead.model_validate(changed)
+    return _read(response, changed)
 
 
 @router.delete(
     "/{project_id:int}/statuses/{status_id:int}",
     status_code=status.HTTP_204_NO_CONTENT,
-    responses=error_responses(401, 403, 404, 409, 422),
+    responses=error_responses(401, 403, 404, 409, 412, 422),
     summary="Delete a status; its tasks go to move_to (required when it holds any)",
 )
 async def delete_status(
@@ -102,6 +113,7 @@ async def delete_status(
     move_to: Annotated[
         int | None, Query(ge=1, le=MAX_ID, description="The status that takes its tasks")
     ] = None,
+    if_match: IfMatch = None,
 ) -> None:
     await service.delete_status(
         session=session,
@@ -109,4 +121,5 @@ async def delete_status(
         project_id=project_id,
         status_id=status_id,
         move_to=move_to,
+        if_match=if_match,
     )

@@ -2,6 +2,9 @@
 delete a project's statuses. Every write locks the project first (its row on PostgreSQL,
 the database's write lock on SQLite), so the writes to one project's statuses run one after
 another: positions stay 0..n-1 and a project never loses its last done or not-done status.
+
+A status's version (its ETag) moves on with every change of its row, a new position given
+by another status's move included; If-Match is compared with it under the project's lock.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from taskflow.core import clock
 from taskflow.core.cache import touch
 from taskflow.core.db import RowLock, lock_rows
 from taskflow.core.errors import Conflict, NotFound, UnprocessableEntity
+from taskflow.core.etag import check_if_match
 from taskflow.identity.principal import Principal
 from taskflow.projects import service as projects_service
 from taskflow.projects.policy import ProjectAccess
@@ -98,12 +102,20 @@ def _ensure_both_kinds(categories: Sequence[str]) -> None:
         raise StatusRequired()
 
 
-async def _renumber(session: AsyncSession, ordered: Sequence[Status]) -> None:
+def _renumber(ordered: Sequence[Status]) -> None:
     """Give the statuses the positions 0..n-1 in this order (only those that change)."""
     for position, status in enumerate(ordered):
         if status.position != position:
             status.position = position
-    await session.flush()
+
+
+def _versions_follow(session: AsyncSession, statuses: Sequence[Status]) -> None:
+    """One more version for each of these (stored) statuses whose row the next flush
+    changes, its position included: the version is written by the same UPDATE. A value
+    set to what it was is no change."""
+    for status in statuses:
+        if session.is_modified(status):
+            status.version += 1
 
 
 def _shown(status: Status) -> dict[str, Any]:
@@ -123,13 +135,15 @@ async def create_status(
     """Add a status at `position` (None or past the end: last); 409 on a duplicate name."""
     _, statuses = await _statuses_to_change(session, principal, project_id)
     _ensure_name_free(statuses, name)
+    place = len(statuses) if position is None else min(position, len(statuses))
+    # Written at its place at once (version 1); the statuses after it move one down.
     status = Status(
-        project_id=project_id, name=name, category=category, color=color, position=len(statuses)
+        project_id=project_id, name=name, category=category, color=color, position=place
     )
     session.add(status)
+    _renumber([*statuses[:place], status, *statuses[place:]])
+    _versions_follow(session, statuses)
     await _flush_names(session)
-    place = len(statuses) if position is None else min(position, len(statuses))
-    await _renumber(session, [*statuses[:place], status, *statuses[place:]])
     await activity.record(
         session,
         type="status.created",
@@ -148,11 +162,15 @@ async def update_status(
     project_id: int,
     status_id: int,
     changes: Mapping[str, Any],
+    if_match: str | None,
 ) -> Status:
-    """Rename, recategorise, recolour or move a status (the others are renumbered). When
-    its category changes between done and not done, its tasks' completion follows."""
+    """Rename, recategorise, recolour or move a status (the others are renumbered; each
+    status whose row changes gets a new version, a change to nothing keeps it). When its
+    category changes between done and not done, its tasks' completion follows. 412 when
+    If-Match names another version."""
     _, statuses = await _statuses_to_change(session, principal, project_id)
     status = _find(statuses, status_id)
+    check_if_match(if_match, status.version)
     before = _shown(status)
     if "name" in changes:
         _ensure_name_free(statuses, changes["name"], but=status)
@@ -163,16 +181,17 @@ async def update_status(
         status.category = category
     if "color" in changes:
         status.color = changes["color"]
+    if "position" in changes:
+        others = [s for s in statuses if s is not status]
+        place = min(int(changes["position"]), len(others))
+        _renumber([*others[:place], status, *others[place:]])
+    _versions_follow(session, statuses)
     await _flush_names(session)
     if "category" in changes and is_done(before["category"]) != is_done(status.category):
         await session.execute(
             queries.tasks_follow_category(done=is_done(status.category)),
             {STATUS_ID: status.id, "now": clock.now()},
         )
-    if "position" in changes:
-        others = [s for s in statuses if s is not status]
-        place = min(int(changes["position"]), len(others))
-        await _renumber(session, [*others[:place], status, *others[place:]])
     event = activity.changes_between(before, _shown(status))
     if event:
         await activity.record(
@@ -193,11 +212,14 @@ async def delete_status(
     project_id: int,
     status_id: int,
     move_to: int | None,
+    if_match: str | None,
 ) -> None:
     """Delete a status; its tasks go to the end of `move_to` (a status of the same project),
-    which is required when it holds any (409 status_in_use)."""
+    which is required when it holds any (409 status_in_use). The statuses after it move one
+    up (a new version each). 412 when If-Match names another version."""
     _, statuses = await _statuses_to_change(session, principal, project_id)
     status = _find(statuses, status_id)
+    check_if_match(if_match, status.version)
     remaining = [s for s in statuses if s is not status]
     _ensure_both_kinds([s.category for s in remaining])
     target: Status | None = None
@@ -216,8 +238,9 @@ async def delete_status(
             raise StatusInUse()
         await _move_tasks(session, task_ids, source=status, target=target)
     await session.delete(status)
+    _renumber(remaining)
+    _versions_follow(session, remaining)
     await session.flush()
-    await _renumber(session, remaining)
     await activity.record(
         session,
         type="status.deleted",
