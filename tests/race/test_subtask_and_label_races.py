@@ -1,4 +1,5 @@
-"""Races on task trees and labels: cycles, depth, moves under new subtasks, duplicate names."""
+"""Races on task trees and labels: cycles, depth, moves under new subtasks, duplicate names,
+changes naming one version of a label."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from sqlalchemy import select
 
 from taskflow.tasks.models import Task
 from tests.race.conftest import RaceServer
-from tests.support.race import assert_statuses, patch, post, race
+from tests.support.race import assert_one_winner, assert_statuses, patch, post, race
 
 PAIRS = 8
 TASKS = "/api/v1/tasks"
@@ -135,3 +136,30 @@ async def test_parallel_creates_of_one_label_name_make_one_label(race_server: Ra
     assert counted[201] == 1
     listed = await race_server.get(f"/api/v1/projects/{project.id}/labels", headers)
     assert len(listed.json()) == 1
+
+
+async def test_patches_naming_one_version_of_a_label_let_exactly_one_through(
+    race_server: RaceServer,
+) -> None:
+    make = race_server.make
+    owner = await make()
+    project = await make.project(owner)
+    headers = make.headers(owner)
+    (created,) = await race(
+        race_server.url,
+        [
+            post(
+                f"/api/v1/projects/{project.id}/labels",
+                headers,
+                {"name": "bug", "color": "#000000"},
+            )
+        ],
+    )
+    url = f"/api/v1/projects/{project.id}/labels/{created.json()['id']}"
+    read = {**headers, "If-Match": created.headers["ETag"]}
+
+    answers = await race(
+        race_server.url, [patch(url, read, {"name": f"bug {i}"}) for i in range(2 * PAIRS)]
+    )
+
+    assert_one_winner(answers, await race_server.get(url, headers), "name")

@@ -20,6 +20,11 @@ LABELS_OF_PROJECT = select(Label).where(Label.project_id == _PROJECT).order_by(*
 LABEL_OF_PROJECT = select(Label).where(
     Label.project_id == _PROJECT, Label.id == bindparam("label_id", type_=BigIntId)
 )
+# The label, locked until the request ends: a change or a delete waits for the one before it
+# and reads the row as it left it (its version is what If-Match is compared with). A change
+# takes NO KEY UPDATE, so tasks may still be labelled with it meanwhile; a delete takes all.
+LABEL_TO_CHANGE = locked(LABEL_OF_PROJECT, Label, RowLock.NO_KEY_UPDATE)
+LABEL_TO_DELETE = locked(LABEL_OF_PROJECT, Label, RowLock.UPDATE)
 
 # Another label of the project with this name, whatever its case.
 SAME_NAME = select(Label.id).where(

@@ -6,8 +6,10 @@ from fastapi import status
 from starlette.requests import Request
 from starlette.responses import Response
 
-from taskflow.core.deps import DomainRouter, SessionDep, created_location
+from taskflow.core.deps import DomainRouter, IfMatch, SessionDep, created_location
 from taskflow.core.errors import error_responses
+from taskflow.core.etag import etag
+from taskflow.core.idempotency import CREATED_HEADERS_DOC, ETAG_HEADER_DOC
 from taskflow.identity.dependencies import authorized
 from taskflow.identity.principal import Principal, Scope
 from taskflow.labels import service
@@ -26,6 +28,12 @@ def _read(label: Label) -> LabelRead:
     return LabelRead(id=label.id, project_id=label.project_id, name=label.name, color=label.color)
 
 
+def _read_one(response: Response, label: Label) -> LabelRead:
+    """One label as answered, with the ETag of its version (the list carries none)."""
+    response.headers["ETag"] = etag(label.version)
+    return _read(label)
+
+
 @router.get(
     "/{project_id:int}/labels",
     response_model=list[LabelRead],
@@ -42,7 +50,7 @@ async def list_labels(
     "/{project_id:int}/labels",
     status_code=status.HTTP_201_CREATED,
     response_model=LabelRead,
-    responses=error_responses(401, 403, 404, 409, 422),
+    responses={201: {"headers": CREATED_HEADERS_DOC}, **error_responses(401, 403, 404, 409, 422)},
     summary="Create a label (owner and editors)",
 )
 async def create_label(
@@ -61,25 +69,30 @@ async def create_label(
         color=body.color,
     )
     response.headers["Location"] = created_location(request, label.id)
-    return _read(label)
+    return _read_one(response, label)
 
 
 @router.get(
     "/{project_id:int}/labels/{label_id:int}",
     response_model=LabelRead,
-    responses=error_responses(401, 403, 404, 422),
+    responses={200: {"headers": ETAG_HEADER_DOC}, **error_responses(401, 403, 404, 422)},
     summary="One label of a project",
 )
 async def read_label(
-    label_id: LabelId, principal: Reader, access: ReadableProject, session: SessionDep
+    label_id: LabelId,
+    principal: Reader,
+    access: ReadableProject,
+    session: SessionDep,
+    response: Response,
 ) -> LabelRead:
-    return _read(await service.get_label(session=session, access=access, label_id=label_id))
+    label = await service.get_label(session=session, access=access, label_id=label_id)
+    return _read_one(response, label)
 
 
 @router.patch(
     "/{project_id:int}/labels/{label_id:int}",
     response_model=LabelRead,
-    responses=error_responses(401, 403, 404, 409, 422),
+    responses={200: {"headers": ETAG_HEADER_DOC}, **error_responses(401, 403, 404, 409, 412, 422)},
     summary="Rename or recolour a label (owner and editors)",
 )
 async def update_label(
@@ -88,6 +101,8 @@ async def update_label(
     principal: Writer,
     access: ProjectToLabel,
     session: SessionDep,
+    response: Response,
+    if_match: IfMatch = None,
 ) -> LabelRead:
     label = await service.update_label(
         session=session,
@@ -95,19 +110,28 @@ async def update_label(
         actor_id=principal.user.id,
         label_id=label_id,
         changes=body.model_dump(exclude_unset=True),
+        if_match=if_match,
     )
-    return _read(label)
+    return _read_one(response, label)
 
 
 @router.delete(
     "/{project_id:int}/labels/{label_id:int}",
     status_code=status.HTTP_204_NO_CONTENT,
-    responses=error_responses(401, 403, 404, 409, 422),
+    responses=error_responses(401, 403, 404, 409, 412, 422),
     summary="Delete a label; the tasks carrying it lose it (owner and editors)",
 )
 async def delete_label(
-    label_id: LabelId, principal: Writer, access: ProjectToLabel, session: SessionDep
+    label_id: LabelId,
+    principal: Writer,
+    access: ProjectToLabel,
+    session: SessionDep,
+    if_match: IfMatch = None,
 ) -> None:
     await service.delete_label(
-        session=session, access=access, actor_id=principal.user.id, label_id=label_id
+        session=session,
+        access=access,
+        actor_id=principal.user.id,
+        label_id=label_id,
+        if_match=if_match,
     )

@@ -1,17 +1,23 @@
 """Label use cases: a project's labels (owner and editors manage them, whoever sees the
-project reads them), and the labels tasks carry (asked by the tasks domain)."""
+project reads them), and the labels tasks carry (asked by the tasks domain).
+
+A label's version (its ETag) moves on with every change; a change or a delete locks the
+label's row and compares If-Match with the version it finds there."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from sqlalchemy import Select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from taskflow.activity.service import changes_between, record
 from taskflow.core.cache import touch
+from taskflow.core.db import lock_rows
 from taskflow.core.errors import Conflict, NotFound, UnprocessableEntity
+from taskflow.core.etag import check_if_match
 from taskflow.labels import queries
 from taskflow.labels.models import Label
 from taskflow.projects.policy import ProjectAccess, ensure_can_write_tasks
@@ -84,6 +90,23 @@ async def get_label(*, session: AsyncSession, access: ProjectAccess, label_id: i
     return label
 
 
+async def _label_to_write(
+    session: AsyncSession,
+    access: ProjectAccess,
+    label_id: int,
+    lock: Select[Label],
+    if_match: str | None,
+) -> Label:
+    """The label, locked by `lock` until the request commits; 404 when the project has none
+    of this id, 412 when If-Match names another version than the locked row's."""
+    parameters = {"project_id": access.project.id, "label_id": label_id}
+    label: Label | None = (await lock_rows(session, lock, parameters)).scalar_one_or_none()
+    if label is None:
+        raise LabelNotFound()
+    check_if_match(if_match, label.version)
+    return label
+
+
 async def update_label(
     *,
     session: AsyncSession,
@@ -91,18 +114,22 @@ async def update_label(
     actor_id: int,
     label_id: int,
     changes: Mapping[str, Any],
+    if_match: str | None,
 ) -> Label:
-    """Rename or recolour a label; the tasks carrying it show it changed."""
+    """Rename or recolour a label; the tasks carrying it show it changed. A change gets a
+    new version, sending what it has keeps it; 412 when If-Match names another version."""
     ensure_can_write_tasks(access)
-    label = await get_label(session=session, access=access, label_id=label_id)
+    label = await _label_to_write(session, access, label_id, queries.LABEL_TO_CHANGE, if_match)
     before = _fields(label)
     if "name" in changes and changes["name"].lower() != label.name.lower():
         await _ensure_name_free(session, label.project_id, changes["name"], label.id)
     for field in ("name", "color"):
         if field in changes:
             setattr(label, field, changes[field])
-    await _flush_unique(session)
     changed = changes_between(before, _fields(label))
+    if changed:
+        label.version += 1
+    await _flush_unique(session)
     if changed:
         touch(session, projects=[label.project_id])
         await record(
@@ -116,11 +143,16 @@ async def update_label(
 
 
 async def delete_label(
-    *, session: AsyncSession, access: ProjectAccess, actor_id: int, label_id: int
+    *,
+    session: AsyncSession,
+    access: ProjectAccess,
+    actor_id: int,
+    label_id: int,
+    if_match: str | None,
 ) -> None:
-    """Delete a label; the tasks carrying it lose it."""
+    """Delete a label; the tasks carrying it lose it. 412 when If-Match is stale."""
     ensure_can_write_tasks(access)
-    label = await get_label(session=session, access=access, label_id=label_id)
+    label = await _label_to_write(session, access, label_id, queries.LABEL_TO_DELETE, if_match)
     await session.delete(label)
     await session.flush()
     touch(session, projects=[label.project_id])
