@@ -71,7 +71,8 @@ async def test_a_change_that_lost_a_race_lands_under_the_lock_with_its_event_in_
     app: FastAPI, client: AsyncClient, make: DomainFactory
 ) -> None:
     owner = await make()
-    task = await make.task(await make.project(owner), title="Contended")
+    # Priority 3, changed to 1: a change a reader sees, so it has an event.
+    task = await make.task(await make.project(owner), title="Contended", priority=3)
     headers = make.headers(owner)
     await client.get("/api/v1/users/me", headers=headers)  # the caller is cached
     engine = app.state.database.engine.sync_engine
